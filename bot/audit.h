@@ -1,0 +1,43 @@
+/*
+ * The tamper-evident audit chain. Each record's hash is SHA-256 over the
+ * previous record's hash and a canonical serialisation of the record (a JSON
+ * object with sorted keys, compact, detail canonicalised the same way), so an
+ * edited or deleted row breaks every hash after it.
+ */
+#ifndef T0_AUDIT_H
+#define T0_AUDIT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/store.h"
+
+struct store;
+struct actor;
+
+/*
+ * Appends one record. detail is borrowed (may be NULL for {}). *seq_out may be NULL.
+ * Returns T0_OK or T0_EDB.
+ */
+int audit_append(struct store *st, const struct actor *actor, const char *channel,
+		 const char *kind, const json_t *detail, int64_t *seq_out);
+
+/* Hex SHA-256 of prev_hash + canonical(row); out must hold 65 bytes. */
+int audit_row_hash(const struct audit_row *row, char out[65]);
+
+/*
+ * Walks the whole chain. Returns T0_OK with *count rows when intact, or
+ * T0_EINTEGRITY with *first_bad set to the first sequence number that fails
+ * (a hash mismatch, a broken link or a gap).
+ */
+int audit_verify(struct store *st, int64_t *count, int64_t *first_bad);
+
+/* Writes rows as JSON lines (since_ms 0 = all). */
+int audit_export(struct store *st, int64_t since_ms, FILE *out);
+
+/* CLI entry points; return a process exit status and print their result. */
+int audit_cli_verify(const char *db_path);
+int audit_cli_export(const char *db_path, const char *since);
+
+#endif

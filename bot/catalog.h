@@ -1,0 +1,131 @@
+/*
+ * The service catalog model: Backstage entities and the relations Backstage
+ * computes between them. Local catalog-info.yaml files
+ * (adapters/context/catalog_files.c) and, later, the Backstage API fill the same
+ * model; handlers only query it.
+ *
+ * Entity references are "kind:namespace/name", lower-cased, e.g.
+ * "component:default/payment-api". Lookups are case-insensitive.
+ */
+#ifndef T0_CATALOG_H
+#define T0_CATALOG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+enum cat_rel_type {
+	CAT_REL_OWNED_BY = 0,
+	CAT_REL_OWNER_OF,
+	CAT_REL_DEPENDS_ON,
+	CAT_REL_DEPENDENCY_OF,
+	CAT_REL_PART_OF,
+	CAT_REL_HAS_PART,
+	CAT_REL_PROVIDES_API,
+	CAT_REL_API_PROVIDED_BY,
+	CAT_REL_CONSUMES_API,
+	CAT_REL_API_CONSUMED_BY,
+	CAT_REL_MEMBER_OF,
+	CAT_REL_HAS_MEMBER,
+	CAT_REL_CHILD_OF,
+	CAT_REL_PARENT_OF,
+	CAT_REL__COUNT,
+};
+
+/* "ownedBy", "dependsOn", ... as Backstage spells them. */
+const char *cat_rel_name(int type);
+
+struct cat_entity;
+
+struct cat_rel {
+	int type;                  /* enum cat_rel_type */
+	char *target_ref;          /* canonical ref, always set */
+	struct cat_entity *target; /* NULL when the target is not in the catalog */
+};
+
+struct cat_entity {
+	char *kind;      /* as written: "Component" */
+	char *namespace; /* "default" unless set */
+	char *name;
+	char *ref;       /* canonical "component:default/payment-api" */
+	/* Shortcuts into doc (borrowed from it), NULL when absent. */
+	const char *title, *description, *type, *lifecycle;
+	const char *display_name, *email; /* User/Group spec.profile */
+	json_t *doc;     /* the whole entity (owned) */
+	char *file;      /* where it was read, for messages */
+	int doc_index;   /* document number within that file */
+	struct cat_rel *rels;
+	size_t nrels, rels_cap;
+};
+
+struct catalog;
+
+struct catalog *catalog_new(void);
+void catalog_free(struct catalog *cat);
+
+/*
+ * Adds one entity document (a Backstage envelope). Validates apiVersion, kind,
+ * metadata.name and the kind's required spec fields; on error writes
+ * "file: document N: reason" into err and returns T0_EINVAL. A duplicate ref is
+ * T0_EDUP. The catalog copies what it keeps.
+ */
+int catalog_add(struct catalog *cat, const json_t *entity, const char *file, int doc_index,
+		char *err, size_t errlen);
+/* Computes every relation from specs; call after the last catalog_add. */
+int catalog_finish(struct catalog *cat);
+
+size_t catalog_count(const struct catalog *cat);
+struct cat_entity *catalog_at(const struct catalog *cat, size_t i);
+
+/*
+ * Parses "[kind:][namespace/]name" with the given default kind and namespace
+ * into a canonical lower-case ref (caller frees). NULL on a malformed ref.
+ */
+char *catalog_ref_parse(const char *ref, const char *default_kind, const char *default_ns);
+
+/* By canonical or short ref; NULL when absent. */
+struct cat_entity *catalog_get(const struct catalog *cat, const char *ref);
+/*
+ * By what a person types: "payment-api", "Payment API", "component:payment-api".
+ * Prefers Component, then System, API, Resource, Group, User, Domain. NULL when
+ * nothing matches exactly.
+ */
+struct cat_entity *catalog_find(const struct catalog *cat, const char *name);
+/* The closest name within a small edit distance, for "did you mean"; NULL if none. */
+const struct cat_entity *catalog_suggest(const struct catalog *cat, const char *name);
+
+/* Owner of an entity (Group or User), or NULL. */
+struct cat_entity *catalog_owner(const struct catalog *cat, const struct cat_entity *e);
+/* The catalog User whose profile email matches (case-insensitive), or NULL. */
+struct cat_entity *catalog_user_by_email(const struct catalog *cat, const char *email);
+/* The catalog User by name or ref ("alice", "user:default/alice"), or NULL. */
+struct cat_entity *catalog_user(const struct catalog *cat, const char *name);
+/* Annotation value or NULL. */
+const char *catalog_annotation(const struct cat_entity *e, const char *key);
+
+/*
+ * Walks the graph from e following dependsOn + consumesApi->apiProvidedBy
+ * (direction CAT_WALK_DEPENDENCIES: what e needs) or the reverse
+ * (CAT_WALK_DEPENDENTS: what breaks when e is down — the blast radius).
+ * Each reachable entity is reported once with its shortest depth (1 = direct),
+ * in breadth-first order; cycles are safe. max_depth 0 = unbounded.
+ */
+enum cat_walk_dir { CAT_WALK_DEPENDENCIES = 0, CAT_WALK_DEPENDENTS };
+
+struct cat_walk_item {
+	struct cat_entity *entity;
+	int depth;
+	struct cat_entity *via; /* the entity it was reached from */
+};
+
+int catalog_walk(const struct catalog *cat, const struct cat_entity *e, int dir, int max_depth,
+		 struct cat_walk_item **items, size_t *nitems);
+
+/*
+ * Loads every catalog file matched by the globs (relative globs resolve against
+ * base_dir), following Location entities (targets relative to their file), then
+ * calls catalog_finish. On error writes a message naming file and document.
+ */
+int catalog_load_files(struct catalog *cat, const char *const *globs, size_t nglobs,
+		       const char *base_dir, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * Intent matching: text in, intent out, no I/O. Rules are PCRE2 patterns,
+ * compiled once (JIT where available) with a match limit; named groups become
+ * slots. Configured rules are tried first in priority order (higher first, then
+ * file order), then the built-in phrasings.
+ */
+#ifndef T0_INTENT_H
+#define T0_INTENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Built-in intent names a rule may map to. */
+#define INTENT_HELP "help"
+#define INTENT_OWNER "owner"         /* slot: service */
+#define INTENT_ONCALL "oncall"       /* slot: target (service or team) */
+#define INTENT_DEPS "dependencies"   /* slot: service  (what it depends on) */
+#define INTENT_BLAST "blast_radius"  /* slot: service  (what depends on it) */
+#define INTENT_RUNBOOK "runbook"     /* slot: query (service or alert text) */
+#define INTENT_DESCRIBE "describe"   /* slot: service */
+#define INTENT_AUDIT "audit"         /* optional slot: count */
+#define INTENT_PING "ping"
+#define INTENT_ECHO "echo"           /* slot: text */
+#define INTENT_VERSION "version"
+#define INTENT_UPTIME "uptime"
+#define INTENT_REPLY "reply"         /* a configured rule with a fixed reply template */
+
+#define INTENT_MAX_SLOTS 8
+#define INTENT_MAX_TEXT 4000 /* longer input is refused before matching */
+
+struct intent_slot {
+	char name[32];
+	char *value; /* owned by the match */
+};
+
+struct intent_match {
+	const char *intent;   /* one of the names above (borrowed from the engine) */
+	const char *rule;     /* name of the rule that matched (borrowed) */
+	const char *reply;    /* for INTENT_REPLY: the template, slots as {name} (borrowed) */
+	int builtin;          /* 1 when a built-in phrasing matched */
+	struct intent_slot slots[INTENT_MAX_SLOTS];
+	size_t nslots;
+};
+
+struct intent_engine;
+
+/*
+ * rules: the `intents.rules` array from configuration (may be NULL). Each item:
+ * {name, pattern, intent | reply, priority?, help?}. A pattern that does not
+ * compile, or names an unknown intent, fails with "intents.rules[N].pattern: ..."
+ * in err.
+ */
+struct intent_engine *intent_engine_new(const json_t *rules, char *err, size_t errlen);
+void intent_engine_free(struct intent_engine *eng);
+
+/*
+ * Matches text (trimmed; a leading bot mention such as "@tier0" or "tier0:" is
+ * ignored). Returns T0_OK with *m filled, T0_ENOTFOUND when nothing matched,
+ * T0_ETOOBIG for overlong input. Release with intent_match_clear.
+ */
+int intent_match(struct intent_engine *eng, const char *text, struct intent_match *m);
+void intent_match_clear(struct intent_match *m);
+/* Borrowed slot value or NULL. */
+const char *intent_slot(const struct intent_match *m, const char *name);
+
+/* Maps a slash command ("/whoowns", "/oncall", "/tier0") and its text to the text to match. */
+int intent_command_text(const char *command, const char *text, char *out, size_t outlen);
+
+/* Help lines: built-ins and configured rules with help text. cb is called once per line. */
+void intent_help_each(const struct intent_engine *eng, void (*cb)(void *arg, const char *usage,
+								  const char *help), void *arg);
+
+size_t intent_rule_count(const struct intent_engine *eng);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * The store: one SQLite file in WAL mode. The only module with SQL in it.
+ * Migrations are ordered, versioned by PRAGMA user_version, each in its own
+ * transaction, and applied at open. Every statement is prepared once.
+ */
+#ifndef T0_STORE_H
+#define T0_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* Number of migrations this build knows; user_version after a full open. */
+int store_schema_version(void);
+
+/*
+ * Opens (creating when absent) and migrates. path ":memory:" is allowed.
+ * An unwritable, corrupt or newer-than-known database fails with a message in err.
+ */
+int store_open(const char *path, struct store **out, char *err, size_t errlen);
+/* Opens and migrates only up to target_version (tests of each migration step). */
+int store_open_at_version(const char *path, int target_version, struct store **out, char *err,
+			  size_t errlen);
+void store_close(struct store *st);
+int store_user_version(struct store *st, int *version);
+
+/*
+ * Seen events: returns T0_OK and *first = 1 when key was not seen (and records
+ * it to expire at now + ttl), *first = 0 when it was seen and has not expired.
+ */
+int store_seen_mark(struct store *st, const char *key, int64_t now_ms, int64_t ttl_ms,
+		    int *first);
+/* Deletes expired keys; *removed may be NULL. */
+int store_seen_expire(struct store *st, int64_t now_ms, int *removed);
+
+/* One audit chain row. Strings are borrowed in appends, owned by the iterator's row in reads. */
+struct audit_row {
+	int64_t seq;
+	int64_t ts_ms;
+	const char *platform;
+	const char *user_id;
+	const char *user_name;
+	const char *channel;
+	const char *kind;
+	const char *detail; /* JSON text */
+	const char *prev_hash; /* 64 hex chars */
+	const char *hash;      /* 64 hex chars */
+};
+
+/* Inserts a complete row (seq, hashes computed by bot/audit.c). */
+int store_audit_insert(struct store *st, const struct audit_row *row);
+/* Last row's seq and hash; seq 0 and an empty hash for an empty chain. */
+int store_audit_tail(struct store *st, int64_t *seq, char hash[65]);
+
+/* Calls cb for each row in seq order; rows borrowed for the call. cb returns non-zero to stop. */
+typedef int (*store_audit_cb)(void *arg, const struct audit_row *row);
+/* since_ms 0 = all; channel NULL = all. */
+int store_audit_each(struct store *st, int64_t since_ms, const char *channel, store_audit_cb cb,
+		     void *arg);
+/* The last `limit` rows of a channel, oldest first. */
+int store_audit_last(struct store *st, const char *channel, int limit, store_audit_cb cb,
+		     void *arg);
+
+/* Transactions for callers that must record audit rows with a state change. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+int store_rollback(struct store *st);
+
+#endif
