@@ -22,6 +22,13 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen);
 /* Opens and migrates only up to target_version (tests of each migration step). */
 int store_open_at_version(const char *path, int target_version, struct store **out, char *err,
 			  size_t errlen);
+/*
+ * Opens an existing tier0 database for reading only (audit verify/export):
+ * never creates the file, never migrates, never switches the journal mode.
+ * A missing file, a foreign file (user_version 0) or a newer schema fail with
+ * T0_EDB and a message in err.
+ */
+int store_open_readonly(const char *path, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);
 int store_user_version(struct store *st, int *version);
 
@@ -58,11 +65,16 @@ typedef int (*store_audit_cb)(void *arg, const struct audit_row *row);
 /* since_ms 0 = all; channel NULL = all. */
 int store_audit_each(struct store *st, int64_t since_ms, const char *channel, store_audit_cb cb,
 		     void *arg);
-/* The last `limit` rows of a channel, oldest first. */
+/* The last `limit` rows (at most 1000) of a channel (NULL = all), oldest first. */
 int store_audit_last(struct store *st, const char *channel, int limit, store_audit_cb cb,
 		     void *arg);
 
-/* Transactions for callers that must record audit rows with a state change. */
+/*
+ * Transactions for callers that must record audit rows with a state change.
+ * The outermost store_begin is BEGIN IMMEDIATE (takes the write lock); calls
+ * inside an open transaction nest as savepoints, so audit_append can run
+ * inside a caller's transaction. Never keep one open across a loop turn.
+ */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);

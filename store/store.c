@@ -1,0 +1,733 @@
+/*
+ * SQLite store: open with pragmas, migrate, and a catalog of statements that
+ * are prepared once on first use and reset after every use.
+ */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bot/log.h"
+#include "bot/t0.h"
+#include "store/migrations.h"
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+/* quick_check reads every page; above this size it would slow startup too much. */
+#define STORE_QUICK_CHECK_MAX_BYTES (32LL * 1024 * 1024)
+#define STORE_MAX_LAST_ROWS 1000
+
+enum store_stmt {
+	STMT_BEGIN = 0,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_SAVEPOINT,
+	STMT_RELEASE,
+	STMT_ROLLBACK_TO,
+	STMT_USER_VERSION,
+	STMT_SEEN_MARK,
+	STMT_SEEN_EXPIRE,
+	STMT_AUDIT_INSERT,
+	STMT_AUDIT_TAIL,
+	STMT_AUDIT_EACH,
+	STMT_AUDIT_LAST_CHANNEL,
+	STMT_AUDIT_LAST_ALL,
+	STMT__COUNT
+};
+
+#define AUDIT_COLUMNS "seq, ts_ms, platform, user_id, user_name, channel, kind, detail, prev_hash, hash"
+
+static const char *const store_sql[STMT__COUNT] = {
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
+	[STMT_SAVEPOINT] = "SAVEPOINT t0_nested",
+	[STMT_RELEASE] = "RELEASE t0_nested",
+	[STMT_ROLLBACK_TO] = "ROLLBACK TO t0_nested",
+	[STMT_USER_VERSION] = "PRAGMA user_version",
+	/* The WHERE makes an unexpired key a no-op, so sqlite3_changes() tells new from seen. */
+	[STMT_SEEN_MARK] = "INSERT INTO seen_events (key, expires_ms) VALUES (?1, ?2)"
+			   " ON CONFLICT (key) DO UPDATE SET expires_ms = excluded.expires_ms"
+			   " WHERE seen_events.expires_ms <= ?3",
+	[STMT_SEEN_EXPIRE] = "DELETE FROM seen_events WHERE expires_ms <= ?1",
+	[STMT_AUDIT_INSERT] = "INSERT INTO audit (" AUDIT_COLUMNS ")"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[STMT_AUDIT_TAIL] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[STMT_AUDIT_EACH] = "SELECT " AUDIT_COLUMNS " FROM audit"
+			    " WHERE (?1 = 0 OR ts_ms >= ?1) AND (?2 IS NULL OR channel = ?2)"
+			    " ORDER BY seq",
+	[STMT_AUDIT_LAST_CHANNEL] = "SELECT * FROM (SELECT " AUDIT_COLUMNS " FROM audit"
+				    " WHERE channel = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+	[STMT_AUDIT_LAST_ALL] = "SELECT * FROM (SELECT " AUDIT_COLUMNS " FROM audit"
+				" ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	int readonly;
+	int tx_depth; /* 0: autocommit; 1: BEGIN IMMEDIATE; >1: nested savepoints */
+	sqlite3_stmt *stmt[STMT__COUNT];
+};
+
+static void store_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void store_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int store_schema_version(void)
+{
+	return store_migration_count();
+}
+
+/* Borrowed statement from the catalog, prepared on first use. NULL on failure (logged). */
+static sqlite3_stmt *store_stmt(struct store *st, enum store_stmt id)
+{
+	int src;
+
+	if (st->stmt[id] != NULL)
+		return st->stmt[id];
+	src = sqlite3_prepare_v3(st->db, store_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[id],
+				 NULL);
+	if (src != SQLITE_OK) {
+		log_err("store", "prepare", "stmt=%d err=%s", (int)id, sqlite3_errmsg(st->db));
+		st->stmt[id] = NULL;
+	}
+	return st->stmt[id];
+}
+
+/* Resets and unbinds so no statement holds a read snapshot or borrowed text after use. */
+static void store_done(sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+/* Runs a statement of the catalog that returns no rows. */
+static int store_exec_stmt(struct store *st, enum store_stmt id)
+{
+	sqlite3_stmt *s;
+	int rc = T0_EDB;
+	int src;
+
+	s = store_stmt(st, id);
+	if (s == NULL)
+		goto out;
+	src = sqlite3_step(s);
+	if (src != SQLITE_DONE && src != SQLITE_ROW) {
+		log_err("store", "exec", "stmt=%d err=%s", (int)id, sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+static int store_read_user_version(struct store *st, int *version)
+{
+	sqlite3_stmt *s;
+	int rc = T0_EDB;
+
+	s = store_stmt(st, STMT_USER_VERSION);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_step(s) != SQLITE_ROW)
+		goto out;
+	*version = sqlite3_column_int(s, 0);
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_user_version(struct store *st, int *version)
+{
+	if (st == NULL || version == NULL)
+		return T0_EINVAL;
+	return store_read_user_version(st, version);
+}
+
+void store_close(struct store *st)
+{
+	size_t i;
+	int src;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < STMT__COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	if (st->db != NULL) {
+		src = sqlite3_close(st->db);
+		if (src != SQLITE_OK)
+			log_err("store", "close", "path=%s err=%s", st->path, sqlite3_errstr(src));
+	}
+	free(st->path);
+	free(st);
+}
+
+/* Runs one open-time SQL text (pragmas, migrations); err gets the reason. */
+static int store_exec_text(struct store *st, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	int src;
+
+	src = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+	if (src != SQLITE_OK) {
+		store_errf(err, errlen, "store: %s: %s", st->path,
+			   msg != NULL ? msg : sqlite3_errstr(src));
+		sqlite3_free(msg);
+		return T0_EDB;
+	}
+	return T0_OK;
+}
+
+/* Single-value open-time query, integer result. */
+static int store_query_int(struct store *st, const char *sql, int64_t *out, char *err,
+			   size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+	int src;
+
+	src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_step(s);
+	if (src == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		rc = T0_OK;
+	} else if (src == SQLITE_DONE) {
+		*out = 0;
+		rc = T0_OK;
+	} else {
+		store_errf(err, errlen, "store: %s: %s", st->path, sqlite3_errmsg(st->db));
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Single-value open-time query, text result copied into out. */
+static int store_query_text(struct store *st, const char *sql, char *out, size_t outlen,
+			    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *txt;
+	int rc = T0_EDB;
+	int src;
+
+	out[0] = '\0';
+	src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_step(s);
+	if (src == SQLITE_ROW) {
+		txt = sqlite3_column_text(s, 0);
+		snprintf(out, outlen, "%s", txt != NULL ? (const char *)txt : "");
+		rc = T0_OK;
+	} else if (src == SQLITE_DONE) {
+		rc = T0_OK;
+	} else {
+		store_errf(err, errlen, "store: %s: %s", st->path, sqlite3_errmsg(st->db));
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * SQLite opens lazily: a directory, garbage or a truncated file only shows
+ * up at the first read, so read the schema and a cheap integrity check now.
+ */
+static int store_check_readable(struct store *st, char *err, size_t errlen)
+{
+	int64_t n = 0, pages = 0, page_size = 0;
+	char res[256];
+	int rc;
+
+	rc = store_query_int(st, "SELECT count(*) FROM sqlite_master", &n, err, errlen);
+	if (rc != T0_OK) {
+		store_errf(err, errlen, "store: %s: cannot read database: %s", st->path,
+			   sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = store_query_int(st, "PRAGMA page_count", &pages, err, errlen);
+	if (rc == T0_OK)
+		rc = store_query_int(st, "PRAGMA page_size", &page_size, err, errlen);
+	if (rc != T0_OK)
+		goto out;
+	if (pages * page_size > STORE_QUICK_CHECK_MAX_BYTES)
+		goto out;
+	rc = store_query_text(st, "PRAGMA quick_check", res, sizeof(res), err, errlen);
+	if (rc != T0_OK)
+		goto out;
+	if (strcmp(res, "ok") != 0) {
+		/* One line for the log; the full report is a `PRAGMA quick_check` away. */
+		for (char *nl = res; (nl = strchr(nl, '\n')) != NULL;)
+			*nl = ' ';
+		store_errf(err, errlen, "store: %s: database is corrupt: %s", st->path, res);
+		rc = T0_EDB;
+	}
+out:
+	return rc;
+}
+
+static int store_pragmas(struct store *st, char *err, size_t errlen)
+{
+	char mode[32];
+	int rc;
+
+	rc = store_exec_text(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", err,
+			     errlen);
+	if (rc != T0_OK || st->readonly)
+		goto out;
+	rc = store_query_text(st, "PRAGMA journal_mode = WAL", mode, sizeof(mode), err, errlen);
+	if (rc != T0_OK)
+		goto out;
+	/* In-memory databases report "memory"; anything else on a file is worth knowing. */
+	if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)
+		log_warn("store", "journal_mode", "path=%s mode=%s", st->path, mode);
+out:
+	return rc;
+}
+
+/* Applies migration `from` -> from + 1 in its own transaction. */
+static int store_migrate_one(struct store *st, int from, char *err, size_t errlen)
+{
+	char setv[64];
+	int now = 0;
+	int rc;
+
+	rc = store_exec_text(st, "BEGIN IMMEDIATE", err, errlen);
+	if (rc != T0_OK)
+		goto out;
+	/* Another process may have migrated between our read and the write lock. */
+	rc = store_read_user_version(st, &now);
+	if (rc != T0_OK) {
+		store_errf(err, errlen, "store: %s: cannot read user_version", st->path);
+		goto fail;
+	}
+	if (now > from) {
+		rc = store_exec_text(st, "COMMIT", err, errlen);
+		goto out;
+	}
+	rc = store_exec_text(st, store_migration_sql(from), err, errlen);
+	if (rc != T0_OK)
+		goto fail;
+	snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", from + 1);
+	rc = store_exec_text(st, setv, err, errlen);
+	if (rc != T0_OK)
+		goto fail;
+	rc = store_exec_text(st, "COMMIT", err, errlen);
+	if (rc != T0_OK)
+		goto fail;
+	log_info("store", "migrated", "path=%s version=%d", st->path, from + 1);
+	goto out;
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (err != NULL && errlen > 0) {
+		size_t used = strlen(err);
+
+		snprintf(err + used, errlen - used, " (migration to version %d)", from + 1);
+	}
+out:
+	return rc;
+}
+
+static int store_open_common(const char *path, int target_version, int readonly,
+			     struct store **out, char *err, size_t errlen)
+{
+	struct store *st = NULL;
+	struct stat sb;
+	int flags;
+	int version = 0;
+	int known = store_schema_version();
+	int rc = T0_EDB;
+	int src, v;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (out == NULL || path == NULL || path[0] == '\0' || target_version < 0 ||
+	    target_version > known) {
+		store_errf(err, errlen, "store: invalid open arguments");
+		rc = T0_EINVAL;
+		goto out;
+	}
+	*out = NULL;
+	if (strcmp(path, ":memory:") != 0 && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		store_errf(err, errlen, "store: %s: is a directory", path);
+		goto out;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL || (st->path = strdup(path)) == NULL) {
+		rc = T0_ENOMEM;
+		store_errf(err, errlen, "store: %s: out of memory", path);
+		goto out;
+	}
+	st->readonly = readonly;
+	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	/* One connection per thread of use; no URI interpretation of the configured path. */
+	flags |= SQLITE_OPEN_NOMUTEX;
+	src = sqlite3_open_v2(path, &st->db, flags, NULL);
+	if (src != SQLITE_OK) {
+		store_errf(err, errlen, "store: cannot open %s: %s", path,
+			   st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(src));
+		goto out;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	if (!readonly && sqlite3_db_readonly(st->db, "main") == 1) {
+		store_errf(err, errlen, "store: %s: database is not writable", path);
+		goto out;
+	}
+	rc = store_check_readable(st, err, errlen);
+	if (rc != T0_OK)
+		goto out;
+	rc = store_read_user_version(st, &version);
+	if (rc != T0_OK) {
+		store_errf(err, errlen, "store: %s: cannot read user_version", path);
+		goto out;
+	}
+	if (version > known) {
+		store_errf(err, errlen,
+			   "store: %s: schema version %d is newer than this build knows (%d);"
+			   " upgrade tier0",
+			   path, version, known);
+		rc = T0_EDB;
+		goto out;
+	}
+	rc = store_pragmas(st, err, errlen);
+	if (rc != T0_OK)
+		goto out;
+	if (readonly) {
+		if (version < 1) {
+			store_errf(err, errlen, "store: %s: not a tier0 database (user_version 0)",
+				   path);
+			rc = T0_EDB;
+		}
+		goto out;
+	}
+	for (v = version; v < target_version; v++) {
+		rc = store_migrate_one(st, v, err, errlen);
+		if (rc != T0_OK)
+			goto out;
+	}
+	log_debug("store", "open", "path=%s version=%d", path,
+		  version > target_version ? version : target_version);
+out:
+	if (rc == T0_OK) {
+		*out = st;
+	} else {
+		if (rc == T0_EDB)
+			log_err("store", "open", "path=%s err=%s", path != NULL ? path : "",
+				err != NULL ? err : "");
+		store_close(st);
+	}
+	return rc;
+}
+
+int store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	return store_open_common(path, store_schema_version(), 0, out, err, errlen);
+}
+
+int store_open_at_version(const char *path, int target_version, struct store **out, char *err,
+			  size_t errlen)
+{
+	return store_open_common(path, target_version, 0, out, err, errlen);
+}
+
+int store_open_readonly(const char *path, struct store **out, char *err, size_t errlen)
+{
+	return store_open_common(path, 0, 1, out, err, errlen);
+}
+
+int store_begin(struct store *st)
+{
+	int rc;
+
+	if (st == NULL)
+		return T0_EINVAL;
+	/* A failed statement can end a transaction behind our back; trust SQLite's view. */
+	if (sqlite3_get_autocommit(st->db))
+		st->tx_depth = 0;
+	rc = store_exec_stmt(st, st->tx_depth == 0 ? STMT_BEGIN : STMT_SAVEPOINT);
+	if (rc == T0_OK)
+		st->tx_depth++;
+	return rc;
+}
+
+int store_commit(struct store *st)
+{
+	int rc;
+
+	if (st == NULL || st->tx_depth <= 0)
+		return T0_EINVAL;
+	if (sqlite3_get_autocommit(st->db)) {
+		st->tx_depth = 0;
+		log_err("store", "commit", "path=%s err=%s", st->path, "transaction already ended");
+		return T0_EDB;
+	}
+	rc = store_exec_stmt(st, st->tx_depth == 1 ? STMT_COMMIT : STMT_RELEASE);
+	if (rc == T0_OK)
+		st->tx_depth--;
+	return rc;
+}
+
+int store_rollback(struct store *st)
+{
+	int rc;
+
+	if (st == NULL || st->tx_depth <= 0)
+		return T0_EINVAL;
+	if (sqlite3_get_autocommit(st->db)) {
+		st->tx_depth = 0;
+		return T0_OK;
+	}
+	if (st->tx_depth == 1) {
+		rc = store_exec_stmt(st, STMT_ROLLBACK);
+	} else {
+		/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
+		rc = store_exec_stmt(st, STMT_ROLLBACK_TO);
+		if (rc == T0_OK)
+			rc = store_exec_stmt(st, STMT_RELEASE);
+	}
+	st->tx_depth--;
+	return rc;
+}
+
+int store_seen_mark(struct store *st, const char *key, int64_t now_ms, int64_t ttl_ms,
+		    int *first)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || key == NULL || first == NULL || ttl_ms <= 0) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_SEEN_MARK);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, now_ms + ttl_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, now_ms) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	*first = sqlite3_changes(st->db) > 0;
+	rc = T0_OK;
+	goto out;
+fail:
+	log_err("store", "seen_mark", "err=%s", sqlite3_errmsg(st->db));
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_seen_expire(struct store *st, int64_t now_ms, int *removed)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_SEEN_EXPIRE);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, now_ms) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		log_err("store", "seen_expire", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if (removed != NULL)
+		*removed = sqlite3_changes(st->db);
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+static int store_bind_opt_text(sqlite3_stmt *s, int idx, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(s, idx);
+	return sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
+}
+
+int store_audit_insert(struct store *st, const struct audit_row *row)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || row == NULL || row->kind == NULL || row->prev_hash == NULL ||
+	    row->hash == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_AUDIT_INSERT);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, row->seq) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, row->ts_ms) != SQLITE_OK ||
+	    store_bind_opt_text(s, 3, row->platform) != SQLITE_OK ||
+	    store_bind_opt_text(s, 4, row->user_id) != SQLITE_OK ||
+	    store_bind_opt_text(s, 5, row->user_name) != SQLITE_OK ||
+	    store_bind_opt_text(s, 6, row->channel) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 7, row->kind, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 8, row->detail != NULL ? row->detail : "{}", -1,
+			      SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 9, row->prev_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 10, row->hash, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = T0_OK;
+	goto out;
+fail:
+	log_err("store", "audit_insert", "seq=%lld err=%s", (long long)row->seq,
+		sqlite3_errmsg(st->db));
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_audit_tail(struct store *st, int64_t *seq, char hash[65])
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *h;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || seq == NULL || hash == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	*seq = 0;
+	hash[0] = '\0';
+	s = store_stmt(st, STMT_AUDIT_TAIL);
+	if (s == NULL)
+		goto out;
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(s, 0);
+		h = sqlite3_column_text(s, 1);
+		snprintf(hash, 65, "%s", h != NULL ? (const char *)h : "");
+	} else if (src != SQLITE_DONE) {
+		log_err("store", "audit_tail", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+static const char *store_col_text(sqlite3_stmt *s, int col)
+{
+	return (const char *)sqlite3_column_text(s, col);
+}
+
+/* Steps s to the end, handing each row to cb. */
+static int store_audit_walk(struct store *st, sqlite3_stmt *s, store_audit_cb cb, void *arg)
+{
+	struct audit_row row;
+	int src;
+
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&row, 0, sizeof(row));
+		row.seq = sqlite3_column_int64(s, 0);
+		row.ts_ms = sqlite3_column_int64(s, 1);
+		row.platform = store_col_text(s, 2);
+		row.user_id = store_col_text(s, 3);
+		row.user_name = store_col_text(s, 4);
+		row.channel = store_col_text(s, 5);
+		row.kind = store_col_text(s, 6);
+		row.detail = store_col_text(s, 7);
+		row.prev_hash = store_col_text(s, 8);
+		row.hash = store_col_text(s, 9);
+		if (cb(arg, &row) != 0)
+			return T0_OK;
+	}
+	if (src != SQLITE_DONE) {
+		log_err("store", "audit_read", "err=%s", sqlite3_errmsg(st->db));
+		return T0_EDB;
+	}
+	return T0_OK;
+}
+
+int store_audit_each(struct store *st, int64_t since_ms, const char *channel, store_audit_cb cb,
+		     void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || cb == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_AUDIT_EACH);
+	if (s == NULL)
+		goto out;
+	/* A callback that iterates again would reset the statement under us. */
+	if (sqlite3_stmt_busy(s)) {
+		s = NULL;
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (sqlite3_bind_int64(s, 1, since_ms) != SQLITE_OK ||
+	    store_bind_opt_text(s, 2, channel) != SQLITE_OK)
+		goto out;
+	rc = store_audit_walk(st, s, cb, arg);
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_audit_last(struct store *st, const char *channel, int limit, store_audit_cb cb,
+		     void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || cb == NULL || limit <= 0) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (limit > STORE_MAX_LAST_ROWS)
+		limit = STORE_MAX_LAST_ROWS;
+	s = store_stmt(st, channel != NULL ? STMT_AUDIT_LAST_CHANNEL : STMT_AUDIT_LAST_ALL);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_stmt_busy(s)) {
+		s = NULL;
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (channel != NULL)
+		src = sqlite3_bind_text(s, 1, channel, -1, SQLITE_STATIC) == SQLITE_OK &&
+			      sqlite3_bind_int(s, 2, limit) == SQLITE_OK
+			      ? SQLITE_OK
+			      : SQLITE_ERROR;
+	else
+		src = sqlite3_bind_int(s, 1, limit);
+	if (src != SQLITE_OK)
+		goto out;
+	rc = store_audit_walk(st, s, cb, arg);
+out:
+	store_done(s);
+	return rc;
+}
