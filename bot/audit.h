@@ -36,6 +36,14 @@ int audit_verify(struct store *st, int64_t *count, int64_t *first_bad);
 /* Writes rows as JSON lines (since_ms 0 = all). */
 int audit_export(struct store *st, int64_t since_ms, FILE *out);
 
+/*
+ * Parses an export lower bound: an RFC 3339 time ("2026-11-26T08:00:00Z",
+ * optional fraction and +HH:MM offset), a date ("2026-11-26", midnight UTC),
+ * or a duration back from now_ms ("45s", "30m", "24h", "7d", "2w").
+ * Returns T0_OK with *out_ms, or T0_EINVAL.
+ */
+int audit_parse_since(const char *s, int64_t now_ms, int64_t *out_ms);
+
 /* CLI entry points; return a process exit status and print their result. */
 int audit_cli_verify(const char *db_path);
 int audit_cli_export(const char *db_path, const char *since);

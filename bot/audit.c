@@ -1,0 +1,622 @@
+/*
+ * The audit chain: record = JSON object, hash = SHA-256(prev_hash || canonical
+ * JSON). The exact definition is in docs/STORE.md so an auditor can re-verify
+ * a database with other tools; keep the two in step.
+ */
+#include "bot/audit.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/event.h"
+#include "bot/log.h"
+#include "bot/t0.h"
+
+#define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+/* A detail larger than this is replaced by a marker so the record is still written. */
+#define AUDIT_MAX_DETAIL_BYTES (256 * 1024)
+/* Longest stored string field; longer values are cut (at a UTF-8 boundary). */
+#define AUDIT_MAX_FIELD_BYTES 1024
+#define AUDIT_CANON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+#define AUDIT_DETAIL_LOAD_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
+static size_t audit_utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Copy of s that is valid UTF-8 of at most AUDIT_MAX_FIELD_BYTES: invalid
+ * bytes become '?', so a malformed name from a platform never stops a record.
+ * NULL in, NULL out; otherwise the caller frees (NULL also on ENOMEM).
+ */
+static char *audit_clean_dup(const char *s, int *failed)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, i = 0, o = 0, k;
+	char *out;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	out = malloc((n < AUDIT_MAX_FIELD_BYTES ? n : AUDIT_MAX_FIELD_BYTES) + 1);
+	if (out == NULL) {
+		*failed = 1;
+		return NULL;
+	}
+	while (i < n) {
+		k = audit_utf8_len(p + i, n - i);
+		if (k == 0) {
+			k = 1;
+			if (o + 1 > AUDIT_MAX_FIELD_BYTES)
+				break;
+			out[o++] = '?';
+		} else {
+			if (o + k > AUDIT_MAX_FIELD_BYTES)
+				break;
+			memcpy(out + o, p + i, k);
+			o += k;
+		}
+		i += k;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* json string or null; NULL return means the text was not valid UTF-8. */
+static json_t *audit_json_opt(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+/* Sets key to a new value, failing when the value could not be built. */
+static int audit_set(json_t *obj, const char *key, json_t *v)
+{
+	if (v == NULL)
+		return -1;
+	return json_object_set_new(obj, key, v);
+}
+
+/*
+ * The canonical record: every field but hash, detail embedded as parsed JSON.
+ * Returns NULL when a field is not valid UTF-8 or detail is not valid JSON.
+ */
+static json_t *audit_row_json(const struct audit_row *row, int with_hash)
+{
+	json_t *obj = NULL;
+	json_t *detail = NULL;
+	int bad = 0;
+
+	obj = json_object();
+	if (obj == NULL)
+		goto fail;
+	detail = json_loads(row->detail != NULL ? row->detail : "{}", AUDIT_DETAIL_LOAD_FLAGS,
+			    NULL);
+	if (detail == NULL)
+		goto fail;
+	bad |= audit_set(obj, "seq", json_integer(row->seq));
+	bad |= audit_set(obj, "ts_ms", json_integer(row->ts_ms));
+	bad |= audit_set(obj, "platform", audit_json_opt(row->platform));
+	bad |= audit_set(obj, "user_id", audit_json_opt(row->user_id));
+	bad |= audit_set(obj, "user_name", audit_json_opt(row->user_name));
+	bad |= audit_set(obj, "channel", audit_json_opt(row->channel));
+	bad |= audit_set(obj, "kind", audit_json_opt(row->kind));
+	bad |= audit_set(obj, "detail", detail);
+	detail = NULL;
+	bad |= audit_set(obj, "prev_hash", audit_json_opt(row->prev_hash));
+	if (with_hash)
+		bad |= audit_set(obj, "hash", audit_json_opt(row->hash));
+	if (bad)
+		goto fail;
+	return obj;
+fail:
+	json_decref(detail);
+	json_decref(obj);
+	return NULL;
+}
+
+static void audit_hex(const unsigned char *md, unsigned int len, char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned int i;
+
+	for (i = 0; i < len && i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 0x0f];
+	}
+	out[2 * i] = '\0';
+}
+
+int audit_row_hash(const struct audit_row *row, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = NULL;
+	json_t *obj = NULL;
+	char *canon = NULL;
+	int rc = T0_EPARSE;
+
+	if (row == NULL || out == NULL || row->prev_hash == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	out[0] = '\0';
+	obj = audit_row_json(row, 0);
+	if (obj == NULL)
+		goto out;
+	canon = json_dumps(obj, AUDIT_CANON_FLAGS);
+	if (canon == NULL) {
+		rc = T0_ENOMEM;
+		goto out;
+	}
+	rc = T0_EIO;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, row->prev_hash, strlen(row->prev_hash)) != 1 ||
+	    EVP_DigestUpdate(ctx, canon, strlen(canon)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+		goto out;
+	audit_hex(md, mdlen, out);
+	rc = T0_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(canon);
+	json_decref(obj);
+	return rc;
+}
+
+/* Compact, sorted detail text for storage; oversized details become a marker. */
+static char *audit_detail_text(const json_t *detail)
+{
+	json_t *marker = NULL;
+	char *text;
+	size_t len;
+
+	text = json_dumps(detail, AUDIT_CANON_FLAGS);
+	if (text == NULL)
+		return NULL;
+	len = strlen(text);
+	if (len <= AUDIT_MAX_DETAIL_BYTES)
+		return text;
+	free(text);
+	marker = json_pack("{s:b, s:I}", "truncated", 1, "bytes", (json_int_t)len);
+	text = marker != NULL ? json_dumps(marker, AUDIT_CANON_FLAGS) : NULL;
+	json_decref(marker);
+	return text;
+}
+
+int audit_append(struct store *st, const struct actor *actor, const char *channel,
+		 const char *kind, const json_t *detail, int64_t *seq_out)
+{
+	struct audit_row row;
+	char tail_hash[65];
+	char hash[65];
+	char *f_platform = NULL, *f_user_id = NULL, *f_user_name = NULL, *f_channel = NULL;
+	char *f_kind = NULL, *detail_text = NULL;
+	int64_t tail_seq = 0;
+	int in_tx = 0, failed = 0;
+	int rc = T0_EINVAL;
+
+	if (st == NULL || kind == NULL || kind[0] == '\0' ||
+	    (detail != NULL && !json_is_object(detail)))
+		goto out;
+	rc = T0_ENOMEM;
+	if (actor != NULL) {
+		f_platform = audit_clean_dup(actor->platform, &failed);
+		f_user_id = audit_clean_dup(actor->user_id, &failed);
+		f_user_name = audit_clean_dup(actor->display_name, &failed);
+	}
+	f_channel = audit_clean_dup(channel, &failed);
+	f_kind = audit_clean_dup(kind, &failed);
+	detail_text = detail != NULL ? audit_detail_text(detail) : strdup("{}");
+	if (failed || f_kind == NULL || detail_text == NULL)
+		goto out;
+
+	rc = store_begin(st);
+	if (rc != T0_OK)
+		goto out;
+	in_tx = 1;
+	rc = store_audit_tail(st, &tail_seq, tail_hash);
+	if (rc != T0_OK)
+		goto out;
+	memset(&row, 0, sizeof(row));
+	row.seq = tail_seq + 1;
+	row.ts_ms = t0_now_ms();
+	row.platform = f_platform;
+	row.user_id = f_user_id;
+	row.user_name = f_user_name;
+	row.channel = f_channel;
+	row.kind = f_kind;
+	row.detail = detail_text;
+	row.prev_hash = tail_seq == 0 ? AUDIT_ZERO_HASH : tail_hash;
+	rc = audit_row_hash(&row, hash);
+	if (rc != T0_OK)
+		goto out;
+	row.hash = hash;
+	rc = store_audit_insert(st, &row);
+	if (rc != T0_OK)
+		goto out;
+	rc = store_commit(st);
+	if (rc != T0_OK)
+		goto out;
+	in_tx = 0;
+	if (seq_out != NULL)
+		*seq_out = row.seq;
+out:
+	if (in_tx)
+		store_rollback(st);
+	if (rc != T0_OK)
+		log_err("audit", "append", "kind=%s rc=%s", kind != NULL ? kind : "",
+			t0_rc_str(rc));
+	free(f_platform);
+	free(f_user_id);
+	free(f_user_name);
+	free(f_channel);
+	free(f_kind);
+	free(detail_text);
+	return rc == T0_OK ? T0_OK : (rc == T0_EINVAL ? T0_EINVAL : T0_EDB);
+}
+
+struct audit_verify_state {
+	int64_t expect;
+	int64_t count;
+	int64_t first_bad;
+	char prev[65];
+	char reason[160];
+};
+
+static int audit_verify_row(void *arg, const struct audit_row *row)
+{
+	struct audit_verify_state *vs = arg;
+	char hash[65];
+	int hrc;
+
+	if (row->seq != vs->expect) {
+		vs->first_bad = vs->expect;
+		snprintf(vs->reason, sizeof(vs->reason),
+			 "sequence gap: expected seq %" PRId64 ", found %" PRId64, vs->expect,
+			 row->seq);
+		return 1;
+	}
+	if (row->prev_hash == NULL || strcmp(row->prev_hash, vs->prev) != 0) {
+		vs->first_bad = row->seq;
+		snprintf(vs->reason, sizeof(vs->reason),
+			 "prev_hash does not match the hash of the previous record");
+		return 1;
+	}
+	hrc = audit_row_hash(row, hash);
+	if (hrc != T0_OK) {
+		vs->first_bad = row->seq;
+		snprintf(vs->reason, sizeof(vs->reason),
+			 "record cannot be canonicalised (invalid JSON detail or UTF-8)");
+		return 1;
+	}
+	if (row->hash == NULL || strcmp(row->hash, hash) != 0) {
+		vs->first_bad = row->seq;
+		snprintf(vs->reason, sizeof(vs->reason), "hash mismatch (stored %.16s..., computed %.16s...)",
+			 row->hash != NULL ? row->hash : "", hash);
+		return 1;
+	}
+	snprintf(vs->prev, sizeof(vs->prev), "%s", row->hash);
+	vs->expect++;
+	vs->count++;
+	return 0;
+}
+
+static int audit_verify_reason(struct store *st, int64_t *count, int64_t *first_bad,
+			       char *reason, size_t reasonlen)
+{
+	struct audit_verify_state vs;
+	int rc;
+
+	memset(&vs, 0, sizeof(vs));
+	vs.expect = 1;
+	snprintf(vs.prev, sizeof(vs.prev), "%s", AUDIT_ZERO_HASH);
+	rc = store_audit_each(st, 0, NULL, audit_verify_row, &vs);
+	if (rc == T0_OK && vs.first_bad != 0)
+		rc = T0_EINTEGRITY;
+	if (count != NULL)
+		*count = vs.count;
+	if (first_bad != NULL)
+		*first_bad = vs.first_bad;
+	if (reason != NULL && reasonlen > 0)
+		snprintf(reason, reasonlen, "%s", vs.reason);
+	return rc;
+}
+
+int audit_verify(struct store *st, int64_t *count, int64_t *first_bad)
+{
+	if (st == NULL)
+		return T0_EINVAL;
+	return audit_verify_reason(st, count, first_bad, NULL, 0);
+}
+
+struct audit_export_state {
+	FILE *out;
+	int rc;
+};
+
+/* Export copy of a possibly tampered text field: never fails on bad UTF-8. */
+static json_t *audit_export_str(const char *s)
+{
+	json_t *v;
+	char *clean;
+	int failed = 0;
+
+	if (s == NULL)
+		return json_null();
+	v = json_string(s);
+	if (v != NULL)
+		return v;
+	clean = audit_clean_dup(s, &failed);
+	v = clean != NULL ? json_string(clean) : NULL;
+	free(clean);
+	return v;
+}
+
+static int audit_export_row(void *arg, const struct audit_row *row)
+{
+	struct audit_export_state *es = arg;
+	json_t *obj;
+	json_t *detail;
+	int bad = 0;
+
+	obj = audit_row_json(row, 1);
+	if (obj == NULL) {
+		/* A damaged row is still exported, with detail as a string. */
+		obj = json_object();
+		if (obj == NULL)
+			goto nomem;
+		detail = json_loads(row->detail != NULL ? row->detail : "{}",
+				    AUDIT_DETAIL_LOAD_FLAGS, NULL);
+		if (detail == NULL)
+			detail = audit_export_str(row->detail);
+		bad |= audit_set(obj, "seq", json_integer(row->seq));
+		bad |= audit_set(obj, "ts_ms", json_integer(row->ts_ms));
+		bad |= audit_set(obj, "platform", audit_export_str(row->platform));
+		bad |= audit_set(obj, "user_id", audit_export_str(row->user_id));
+		bad |= audit_set(obj, "user_name", audit_export_str(row->user_name));
+		bad |= audit_set(obj, "channel", audit_export_str(row->channel));
+		bad |= audit_set(obj, "kind", audit_export_str(row->kind));
+		bad |= audit_set(obj, "detail", detail);
+		bad |= audit_set(obj, "prev_hash", audit_export_str(row->prev_hash));
+		bad |= audit_set(obj, "hash", audit_export_str(row->hash));
+		if (bad) {
+			json_decref(obj);
+			goto nomem;
+		}
+	}
+	if (json_dumpf(obj, es->out, AUDIT_CANON_FLAGS) != 0 || fputc('\n', es->out) == EOF)
+		es->rc = T0_EIO;
+	json_decref(obj);
+	return es->rc != T0_OK;
+nomem:
+	es->rc = T0_ENOMEM;
+	return 1;
+}
+
+int audit_export(struct store *st, int64_t since_ms, FILE *out)
+{
+	struct audit_export_state es = { .out = out, .rc = T0_OK };
+	int rc;
+
+	if (st == NULL || out == NULL || since_ms < 0)
+		return T0_EINVAL;
+	rc = store_audit_each(st, since_ms, NULL, audit_export_row, &es);
+	if (rc == T0_OK)
+		rc = es.rc;
+	if (rc == T0_OK && (fflush(out) != 0 || ferror(out)))
+		rc = T0_EIO;
+	return rc;
+}
+
+/* Parses exactly `width` digits. */
+static int audit_digits(const char *s, int width, int *out)
+{
+	int v = 0, i;
+
+	for (i = 0; i < width; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t audit_days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int audit_days_in_month(int y, int m)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* RFC 3339 date-time ("2026-11-26T08:00:00Z", fraction and offset optional) or a date. */
+static int audit_parse_rfc3339(const char *s, int64_t *out_ms)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+	int64_t ms = 0, scale = 100;
+	const char *p;
+
+	if (strlen(s) < 10 || audit_digits(s, 4, &y) || s[4] != '-' || audit_digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || audit_digits(s + 8, 2, &d))
+		return -1;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > audit_days_in_month(y, mo))
+		return -1;
+	p = s + 10;
+	if (*p != '\0') {
+		if ((*p != 'T' && *p != 't' && *p != ' ') || audit_digits(p + 1, 2, &h) ||
+		    p[3] != ':' || audit_digits(p + 4, 2, &mi) || p[6] != ':' ||
+		    audit_digits(p + 7, 2, &sec))
+			return -1;
+		p += 9;
+		if (h > 23 || mi > 59 || sec > 60)
+			return -1;
+		if (sec == 60) /* a leap second: the same instant as :59 for our purpose */
+			sec = 59;
+		if (*p == '.') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			for (; isdigit((unsigned char)*p); p++) {
+				ms += (*p - '0') * scale;
+				scale /= 10;
+			}
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p == '+' ? 1 : -1;
+			if (audit_digits(p + 1, 2, &oh) || p[3] != ':' || audit_digits(p + 4, 2, &om) ||
+			    oh > 23 || om > 59)
+				return -1;
+			p += 6;
+		} else {
+			return -1;
+		}
+		if (*p != '\0')
+			return -1;
+	}
+	*out_ms = ((audit_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
+		   sign * (oh * 3600 + om * 60)) * 1000 + ms;
+	return 0;
+}
+
+int audit_parse_since(const char *s, int64_t now_ms, int64_t *out_ms)
+{
+	int64_t n = 0, unit;
+	const char *p;
+
+	if (s == NULL || out_ms == NULL || s[0] == '\0')
+		return T0_EINVAL;
+	for (p = s; isdigit((unsigned char)*p); p++) {
+		n = n * 10 + (*p - '0');
+		if (n > 100000000) /* beyond any useful window, and no overflow below */
+			return T0_EINVAL;
+	}
+	if (p != s && p[0] != '\0' && p[1] == '\0') {
+		switch (p[0]) {
+		case 's': unit = 1000; break;
+		case 'm': unit = 60 * 1000; break;
+		case 'h': unit = 3600 * 1000; break;
+		case 'd': unit = 86400 * 1000; break;
+		case 'w': unit = 7 * 86400 * 1000; break;
+		default: return T0_EINVAL;
+		}
+		if (n == 0)
+			return T0_EINVAL;
+		*out_ms = now_ms - n * unit;
+		if (*out_ms < 0)
+			*out_ms = 0;
+		return T0_OK;
+	}
+	if (audit_parse_rfc3339(s, out_ms) != 0 || *out_ms < 0)
+		return T0_EINVAL;
+	return T0_OK;
+}
+
+int audit_cli_verify(const char *db_path)
+{
+	struct store *st = NULL;
+	char err[512];
+	char reason[160];
+	int64_t count = 0, first_bad = 0;
+	int status = T0_EXIT_RUNTIME;
+	int rc;
+
+	rc = store_open_readonly(db_path, &st, err, sizeof(err));
+	if (rc != T0_OK) {
+		fprintf(stderr, "tier0 audit verify: %s\n", err);
+		goto out;
+	}
+	rc = audit_verify_reason(st, &count, &first_bad, reason, sizeof(reason));
+	if (rc == T0_OK) {
+		printf("OK: %" PRId64 " records\n", count);
+		status = T0_EXIT_OK;
+	} else if (rc == T0_EINTEGRITY) {
+		printf("BROKEN at seq %" PRId64 ": %s\n", first_bad, reason);
+	} else {
+		fprintf(stderr, "tier0 audit verify: %s: cannot read the audit chain (%s)\n",
+			db_path, t0_rc_str(rc));
+	}
+	fflush(stdout);
+out:
+	store_close(st);
+	return status;
+}
+
+int audit_cli_export(const char *db_path, const char *since)
+{
+	struct store *st = NULL;
+	char err[512];
+	int64_t since_ms = 0;
+	int status = T0_EXIT_RUNTIME;
+	int rc;
+
+	if (since != NULL && since[0] != '\0' &&
+	    audit_parse_since(since, t0_now_ms(), &since_ms) != T0_OK) {
+		fprintf(stderr,
+			"tier0 audit export: invalid since value '%s': expected an RFC 3339 time"
+			" (2026-11-26T08:00:00Z) or a duration (30m, 24h, 7d)\n",
+			since);
+		status = T0_EXIT_USAGE;
+		goto out;
+	}
+	rc = store_open_readonly(db_path, &st, err, sizeof(err));
+	if (rc != T0_OK) {
+		fprintf(stderr, "tier0 audit export: %s\n", err);
+		goto out;
+	}
+	rc = audit_export(st, since_ms, stdout);
+	if (rc != T0_OK) {
+		fprintf(stderr, "tier0 audit export: %s: export failed (%s)\n", db_path,
+			t0_rc_str(rc));
+		goto out;
+	}
+	status = T0_EXIT_OK;
+out:
+	store_close(st);
+	return status;
+}
