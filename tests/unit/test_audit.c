@@ -453,6 +453,50 @@ static void test_audit_export_filters_by_time_and_embeds_detail(void **state)
 	free(buf);
 }
 
+static void test_audit_two_connections_interleave_into_one_chain(void **state)
+{
+	struct fx *f = *state;
+	struct store *st2 = NULL;
+	int64_t count = -1, bad = -1, seq = 0;
+	int i;
+
+	/* Two processes (here: two connections) share the file; the tail is read under the write lock. */
+	assert_int_equal(store_open(f->db, &st2, f->err, sizeof(f->err)), T0_OK);
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(audit_append(i % 2 ? st2 : f->st, &alice, "C1", "step", NULL, &seq),
+				 T0_OK);
+		assert_int_equal(seq, i + 1);
+	}
+	assert_int_equal(audit_verify(st2, &count, &bad), T0_OK);
+	assert_int_equal(count, 10);
+	store_close(st2);
+	assert_int_equal(audit_verify(f->st, &count, &bad), T0_OK);
+	assert_int_equal(count, 10);
+}
+
+static void test_audit_export_keeps_damaged_rows(void **state)
+{
+	struct fx *f = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	append_n(f, 2);
+	assert_int_equal(sqlite_cli(f->db, "DROP TRIGGER audit_no_update;"
+					   " UPDATE audit SET detail = '{oops', user_name = CAST(X'FF41' AS TEXT)"
+					   " WHERE seq = 2;"),
+			 0);
+	mem = open_memstream(&buf, &len);
+	assert_non_null(mem);
+	assert_int_equal(audit_export(f->st, 0, mem), T0_OK);
+	fclose(mem);
+	/* The damaged row is still exported, its detail as a string. */
+	assert_non_null(strstr(buf, "\"seq\":2"));
+	assert_non_null(strstr(buf, "\"detail\":\"{oops\""));
+	assert_non_null(strstr(buf, "\"user_name\":\"?A\""));
+	free(buf);
+}
+
 static void test_audit_parse_since_accepts_times_and_durations(void **state)
 {
 	const int64_t now = T_20261126 + 3600 * 1000;
@@ -602,6 +646,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_export_filters_by_time_and_embeds_detail,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_two_connections_interleave_into_one_chain,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_export_keeps_damaged_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_parse_since_accepts_times_and_durations,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_cli_verify_reports_ok_and_broken, setup,
