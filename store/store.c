@@ -358,13 +358,14 @@ static int store_open_common(const char *path, int target_version, int readonly,
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
 	if (out == NULL || path == NULL || path[0] == '\0' || target_version < 0 ||
 	    target_version > known) {
 		store_errf(err, errlen, "store: invalid open arguments");
 		rc = T0_EINVAL;
 		goto out;
 	}
-	*out = NULL;
 	if (strcmp(path, ":memory:") != 0 && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		store_errf(err, errlen, "store: %s: is a directory", path);
 		goto out;
