@@ -62,13 +62,21 @@ void intent_engine_free(struct intent_engine *eng);
  * Matches text (trimmed; a leading bot mention such as "@tier0" or "tier0:" is
  * ignored). Returns T0_OK with *m filled, T0_ENOTFOUND when nothing matched,
  * T0_ETOOBIG for overlong input. Release with intent_match_clear.
+ * Patterns see the text after intent_text_normalize and without trailing
+ * "?!." (only the built-in echo sees them). A rule that hits the match limit
+ * counts as not matching; see intent_engine_limit_hits. Uses the engine's
+ * shared match data: one caller at a time.
  */
 int intent_match(struct intent_engine *eng, const char *text, struct intent_match *m);
 void intent_match_clear(struct intent_match *m);
 /* Borrowed slot value or NULL. */
 const char *intent_slot(const struct intent_match *m, const char *name);
 
-/* Maps a slash command ("/whoowns", "/oncall", "/tier0") and its text to the text to match. */
+/*
+ * Maps a slash command ("/whoowns", "/oncall", "/tier0") and its text to the text to match:
+ * "/whoowns" + "checkout" -> "who owns checkout"; a bare "/tier0" -> "help". T0_ENOTFOUND for
+ * an unknown command, T0_ETOOBIG when out is too small.
+ */
 int intent_command_text(const char *command, const char *text, char *out, size_t outlen);
 
 /* Help lines: built-ins and configured rules with help text. cb is called once per line. */

@@ -298,6 +298,67 @@ static void test_intent_overlong_input_is_refused(void **state)
 	free(text);
 }
 
+static void test_intent_random_input_gives_match_or_not_found(void **state)
+{
+	static const char *const pieces[] = {
+		"who", "owns", " ", "  ", "?", "!", ".", "@tier0", "<@U1>", "tier0:", "hey", "\xe2\x80\x9c",
+		"\xe2\x80\x99", "\xff", "\xc3", "'", "`", "\"", "on call", "for", "the", "service", "of",
+		"what", "depends", "on", "echo", "audit", "12345", "payments", "-", "/", ":", "\t", "\n",
+		"runbook", "describe", "\xc3\xa9", "is", "down", "blast radius", "deps", "x",
+	};
+	uint32_t seed = 12345;
+	char text[512];
+	struct intent_match m;
+
+	for (int iter = 0; iter < 5000; iter++) {
+		size_t len = 0, count;
+		int rc;
+
+		seed = seed * 1103515245u + 12345u;
+		count = (seed >> 16) % 12;
+		text[0] = '\0';
+		for (size_t k = 0; k < count; k++) {
+			const char *p;
+
+			seed = seed * 1103515245u + 12345u;
+			p = pieces[(seed >> 16) % T0_ARRAY_LEN(pieces)];
+			if (len + strlen(p) + 1 >= sizeof(text))
+				break;
+			memcpy(text + len, p, strlen(p) + 1);
+			len += strlen(p);
+		}
+		rc = intent_match(*state, text, &m);
+		if (rc != T0_OK && rc != T0_ENOTFOUND)
+			fail_msg("'%s': %s", text, t0_rc_str(rc));
+		if (rc == T0_OK) {
+			assert_non_null(m.intent);
+			assert_non_null(m.rule);
+			for (size_t i = 0; i < m.nslots; i++) {
+				assert_non_null(m.slots[i].value);
+				assert_true(strlen(m.slots[i].value) <= INTENT_MAX_SLOT_LEN);
+			}
+		} else {
+			assert_null(m.intent);
+		}
+		intent_match_clear(&m);
+	}
+}
+
+static void test_intent_null_arguments_are_refused(void **state)
+{
+	struct intent_match m;
+	char out[16];
+
+	assert_int_equal(intent_match(NULL, "ping", &m), T0_EINVAL);
+	assert_int_equal(intent_match(*state, NULL, &m), T0_EINVAL);
+	assert_int_equal(intent_match(*state, "ping", NULL), T0_EINVAL);
+	assert_int_equal(intent_command_text(NULL, "x", out, sizeof(out)), T0_EINVAL);
+	assert_null(intent_slot(NULL, "x"));
+	assert_int_equal(intent_rule_count(*state), 0);
+	intent_match_clear(NULL);
+	intent_engine_free(NULL);
+}
+
 static void test_intent_configured_rules_override_builtins_by_priority(void **state)
 {
 	struct intent_engine *eng = engine_from(
@@ -599,6 +660,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intent_unknown_and_empty_text_not_found,
 						setup_builtin, teardown_engine),
 		cmocka_unit_test_setup_teardown(test_intent_overlong_input_is_refused, setup_builtin,
+						teardown_engine),
+		cmocka_unit_test_setup_teardown(test_intent_random_input_gives_match_or_not_found,
+						setup_builtin, teardown_engine),
+		cmocka_unit_test_setup_teardown(test_intent_null_arguments_are_refused, setup_builtin,
 						teardown_engine),
 		cmocka_unit_test(test_intent_configured_rules_override_builtins_by_priority),
 		cmocka_unit_test(test_intent_reply_rule_exposes_template_and_slots),
