@@ -210,7 +210,7 @@ static const char *intent_name_lookup(const char *name)
 static const char *required_slot(const char *intent)
 {
 	for (size_t i = 0; i < T0_ARRAY_LEN(builtin_intents); i++)
-		if (builtin_intents[i].intent == intent)
+		if (strcmp(builtin_intents[i].intent, intent) == 0)
 			return builtin_intents[i].slot;
 	return NULL;
 }
