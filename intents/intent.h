@@ -26,7 +26,12 @@
 #define INTENT_REPLY "reply"         /* a configured rule with a fixed reply template */
 
 #define INTENT_MAX_SLOTS 8
-#define INTENT_MAX_TEXT 4000 /* longer input is refused before matching */
+#define INTENT_MAX_TEXT 4000     /* longer input is refused before matching */
+#define INTENT_MAX_SLOT_LEN 1000 /* longer slot values are cut (at a UTF-8 boundary) */
+#define INTENT_MAX_RULES 1000    /* configured rules */
+#define INTENT_MAX_COMMANDS 64   /* configured slash commands */
+#define INTENT_MATCH_LIMIT 200000 /* pcre2_set_match_limit for every rule */
+#define INTENT_DEPTH_LIMIT 10000  /* pcre2_set_depth_limit (interpreter only) */
 
 struct intent_slot {
 	char name[32];
@@ -57,19 +62,51 @@ void intent_engine_free(struct intent_engine *eng);
  * Matches text (trimmed; a leading bot mention such as "@tier0" or "tier0:" is
  * ignored). Returns T0_OK with *m filled, T0_ENOTFOUND when nothing matched,
  * T0_ETOOBIG for overlong input. Release with intent_match_clear.
+ * Patterns see the text after intent_text_normalize and without trailing
+ * "?!." (only the built-in echo sees them). A rule that hits the match limit
+ * counts as not matching; see intent_engine_limit_hits. Uses the engine's
+ * shared match data: one caller at a time.
  */
 int intent_match(struct intent_engine *eng, const char *text, struct intent_match *m);
 void intent_match_clear(struct intent_match *m);
 /* Borrowed slot value or NULL. */
 const char *intent_slot(const struct intent_match *m, const char *name);
 
-/* Maps a slash command ("/whoowns", "/oncall", "/tier0") and its text to the text to match. */
+/*
+ * Maps a slash command ("/whoowns", "/oncall", "/tier0") and its text to the text to match:
+ * "/whoowns" + "checkout" -> "who owns checkout"; a bare "/tier0" -> "help". T0_ENOTFOUND for
+ * an unknown command, T0_ETOOBIG when out is too small.
+ */
 int intent_command_text(const char *command, const char *text, char *out, size_t outlen);
 
 /* Help lines: built-ins and configured rules with help text. cb is called once per line. */
 void intent_help_each(const struct intent_engine *eng, void (*cb)(void *arg, const char *usage,
 								  const char *help), void *arg);
 
+/* Number of configured rules (built-in phrasings are not counted). */
 size_t intent_rule_count(const struct intent_engine *eng);
+
+/*
+ * Configured slash commands: the `intents.commands` object, {"/cmd": "text prefix"}
+ * (NULL clears them). Replaces earlier ones; they take precedence over the
+ * built-in /tier0, /whoowns and /oncall. On a bad entry returns T0_EINVAL, logs
+ * why and keeps the previous set.
+ */
+int intent_engine_set_commands(struct intent_engine *eng, const json_t *commands);
+/* Like intent_command_text, trying eng's configured commands first (eng may be NULL). */
+int intent_engine_command_text(const struct intent_engine *eng, const char *command,
+			       const char *text, char *out, size_t outlen);
+
+/* How many matches were cut short by the match, depth, heap or JIT stack limit. */
+size_t intent_engine_limit_hits(const struct intent_engine *eng);
+
+/*
+ * The clean-up intent_match applies before matching: invalid UTF-8 bytes become
+ * '?', curly quotes become straight ones, surrounding whitespace and a leading
+ * bot mention ("@tier0", "<@U123>", "tier0:", "hey tier0") go. Trailing
+ * punctuation is kept. T0_ETOOBIG when text is longer than INTENT_MAX_TEXT or
+ * the result does not fit out.
+ */
+int intent_text_normalize(const char *text, char *out, size_t outlen);
 
 #endif
