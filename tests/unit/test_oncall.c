@@ -11,6 +11,7 @@
 #include "bot/catalog.h"
 #include "bot/oncall.h"
 #include "bot/t0.h"
+#include "bot/yload.h"
 
 #define HOUR (3600LL * 1000)
 #define WEEK (168 * HOUR)
@@ -382,6 +383,60 @@ static void test_oncall_for_entity_stops_after_five_parents(void **state)
 	assert_string_equal(a.schedule, "commerce");
 }
 
+/* The demo configuration loads and every user in its schedules is a catalog User. */
+static void test_oncall_demo_schedules_load_and_name_catalog_users(void **state)
+{
+	static const char *const files[] = {"org.yaml", "payments.yaml", "identity.yaml",
+					    "discovery.yaml", "notifications.yaml"};
+	struct ydocs cfg, cat[T0_ARRAY_LEN(files)];
+	struct oncall_answer a;
+	struct oncall *oc;
+	const json_t *scheds, *sc, *lv, *u;
+	char err[512], path[256];
+	size_t i, j, k, l, d, found;
+
+	(void)state;
+	assert_int_equal(yload_file("config/demo/tier0.yaml", 0, &cfg, err, sizeof(err)), T0_OK);
+	scheds = json_object_get(json_object_get(cfg.docs[0].root, "oncall"), "schedules");
+	oc = oncall_new(scheds, err, sizeof(err));
+	assert_non_null(oc);
+	assert_int_equal(oncall_count(oc), 4);
+	assert_int_equal(oncall_for_team(oc, "group:default/payments-team", START, &a), T0_OK);
+	assert_string_equal(a.shifts[0].user, "alice");
+	assert_int_equal(oncall_for_team(oc, "payments-team", START + WEEK, &a), T0_OK);
+	assert_string_equal(a.shifts[0].user, "bob");
+	assert_string_equal(a.shifts[1].user, "maria");
+
+	for (i = 0; i < T0_ARRAY_LEN(files); i++) {
+		snprintf(path, sizeof(path), "config/demo/catalog/%s", files[i]);
+		assert_int_equal(yload_file(path, 0, &cat[i], err, sizeof(err)), T0_OK);
+	}
+	json_array_foreach(scheds, i, sc) {
+		json_array_foreach(json_object_get(sc, "levels"), l, lv) {
+			json_array_foreach(lv, k, u) {
+				found = 0;
+				for (j = 0; j < T0_ARRAY_LEN(files); j++)
+					for (d = 0; d < cat[j].n; d++) {
+						const json_t *m = json_object_get(cat[j].docs[d].root,
+										  "metadata");
+						const char *kind = json_string_value(
+							json_object_get(cat[j].docs[d].root, "kind"));
+
+						found += kind && strcmp(kind, "User") == 0 &&
+							 json_equal(json_object_get(m, "name"), u);
+					}
+				if (found != 1)
+					fail_msg("schedule user %s is not one catalog User",
+						 json_string_value(u));
+			}
+		}
+	}
+	for (i = 0; i < T0_ARRAY_LEN(files); i++)
+		ydocs_free(&cat[i]);
+	oncall_free(oc);
+	ydocs_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +450,7 @@ int main(void)
 		T(test_oncall_bad_schedule_items_are_rejected),
 		T(test_oncall_for_entity_walks_owner_and_parents),
 		T(test_oncall_for_entity_stops_after_five_parents),
+		T(test_oncall_demo_schedules_load_and_name_catalog_users),
 #undef T
 	};
 
