@@ -386,7 +386,8 @@ static void answer(const struct schedule *s, int64_t now_ms, struct oncall_answe
 	out->team = s->team_ref;
 	/* before the first handoff the first member holds the pager until the second one */
 	if (now_ms >= s->start_ms) {
-		idx = (now_ms - s->start_ms) / s->shift_ms;
+		/* unsigned: no overflow for any now_ms after a year-0000 start */
+		idx = (int64_t)(((uint64_t)now_ms - (uint64_t)s->start_ms) / (uint64_t)s->shift_ms);
 		shift_start = s->start_ms + idx * s->shift_ms;
 	}
 	for (l = 0; l < s->nlevels; l++) {
