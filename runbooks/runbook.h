@@ -19,6 +19,18 @@
 
 #include <stddef.h>
 
+/* Bounds: oversized input is an error (files, counts) or truncated (text). */
+#define RUNBOOK_MAX_FILE (256u * 1024)  /* bytes per runbook file */
+#define RUNBOOK_MAX_COUNT 1000          /* runbooks per set */
+#define RUNBOOK_MAX_STEPS 10            /* steps kept per runbook */
+#define RUNBOOK_MAX_STEP_LEN 512        /* bytes per step, longer ones are cut */
+#define RUNBOOK_MAX_SUMMARY 1024        /* bytes of summary, longer ones are cut */
+#define RUNBOOK_MAX_LIST 64             /* services, actions, tags per runbook */
+#define RUNBOOK_MAX_ALERTS 32           /* alert patterns per runbook */
+#define RUNBOOK_MAX_ITEM_LEN 256        /* bytes per title, service, action, pattern */
+#define RUNBOOK_MAX_ALERT_TEXT 4096     /* bytes of alert text matched */
+#define RUNBOOK_MATCH_LIMIT 100000      /* PCRE2 match limit per pattern */
+
 struct runbook {
 	char *title;
 	char *path;      /* where the full runbook lives */
@@ -37,16 +49,30 @@ struct runbook_set;
 
 struct runbook_set *runbook_set_new(void);
 void runbook_set_free(struct runbook_set *set);
-/* Loads files; relative paths resolve against base_dir. err names file:line. */
+/*
+ * Loads files; relative paths resolve against base_dir. err names file:line.
+ * A path is a file, a directory (its *.md files, not recursive, in byte order)
+ * or a glob. A file named explicitly must have front matter; files found by a
+ * directory or glob without front matter are skipped with a warning (README.md).
+ * A file reached twice loads once. On error nothing from this call is kept.
+ */
 int runbook_set_load(struct runbook_set *set, const char *const *paths, size_t npaths,
 		     const char *base_dir, char *err, size_t errlen);
 size_t runbook_set_count(const struct runbook_set *set);
 const struct runbook *runbook_set_at(const struct runbook_set *set, size_t i);
 
+/* Front matter `owner` (NULL when absent) and `tags`; borrowed from the runbook. */
+const char *runbook_owner(const struct runbook *rb);
+const char *const *runbook_tags(const struct runbook *rb, size_t *n);
+
 /*
  * Best matches for a service name and/or alert text (either may be NULL), best
  * first: an alert pattern match ranks above a service match. Returns how many
  * were written to out (at most max).
+ *
+ * Score = 2 when an alert pattern matches alert_text + 1 when service equals one
+ * of the runbook's services (case-insensitive) or one of them appears as a word
+ * in alert_text; ties keep load order.
  */
 size_t runbook_match(const struct runbook_set *set, const char *service, const char *alert_text,
 		     const struct runbook **out, size_t max);
