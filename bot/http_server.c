@@ -656,6 +656,13 @@ struct http_server *http_server_new(struct t0_loop *l, const char *host, int por
 		free(srv);
 		return NULL;
 	}
+	/*
+	 * lws would init the vhost's protocol on its first service; do it now
+	 * so PROTOCOL_DESTROY (which frees srv after http_server_free) is
+	 * guaranteed even if the loop never ran in between.
+	 */
+	if (lws_protocol_init(loop_lws(l)))
+		log_warn("http", "protocol_init", "vhost=%s", srv->vhost_name);
 	srv->port = lws_get_vhost_listen_port(srv->vh);
 	log_info("http", "listen", "host=%s port=%d", *srv->iface ? srv->iface : "*", srv->port);
 	return srv;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	http_server_free(f->srv);
-	uv_close((uv_handle_t *)&f->guard, NULL);
+	if (f->l)
+		uv_close((uv_handle_t *)&f->guard, NULL);
 	loop_free(f->l);
 	metrics_reset();
 	return 0;
@@ -445,6 +447,37 @@ static void test_server_listens_on_ipv6_loopback(void **state)
 	run_for(f, 50);
 }
 
+static void on_sig(struct t0_loop *l, int signum, void *arg)
+{
+	*(int *)arg = signum;
+	loop_stop(l);
+}
+
+static void test_loop_signal_reaches_callback(void **state)
+{
+	struct fixture *f = *state;
+	int got = 0;
+
+	assert_int_equal(loop_on_signal(f->l, SIGUSR1, on_sig, &got), T0_OK);
+	raise(SIGUSR1);
+	run_for(f, 2000);
+	assert_int_equal(got, SIGUSR1);
+}
+
+static void test_loop_free_before_server_free_is_clean(void **state)
+{
+	struct fixture *f = *state;
+	struct result r;
+
+	do_request(f, &r, "GET", "/hello", NULL, 0, NULL, 0);
+	assert_int_equal(r.status, 200);
+	uv_close((uv_handle_t *)&f->guard, NULL);
+	loop_free(f->l);
+	http_server_free(f->srv); /* vhost already gone with the context */
+	f->l = NULL;
+	f->srv = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +492,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_metrics_token_required, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_routes_reject_duplicates_and_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_listens_on_ipv6_loopback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_signal_reaches_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_free_before_server_free_is_clean, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
