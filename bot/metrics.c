@@ -292,15 +292,19 @@ static void rb_printf(struct render_buf *rb, const char *fmt, ...)
 	}
 }
 
-/* Prometheus accepts Go's float syntax; %.17g round-trips a double. */
+/* Prometheus parses Go float syntax, which includes C's %g output. */
 static void fmt_value(char *buf, size_t len, double v)
 {
 	if (isinf(v))
 		snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
 	else if (isnan(v))
 		snprintf(buf, len, "NaN");
-	else
-		snprintf(buf, len, "%.17g", v);
+	else {
+		/* Shortest of the two that reads back as the same double. */
+		snprintf(buf, len, "%.15g", v);
+		if (strtod(buf, NULL) != v)
+			snprintf(buf, len, "%.17g", v);
+	}
 }
 
 static void render_family(struct render_buf *rb, const struct metrics_family *f)
