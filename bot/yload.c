@@ -22,6 +22,8 @@ struct anchor {
 struct parser {
 	yaml_parser_t yp;
 	const char *name;
+	const char *buf; /* the input, to place reader errors that carry only an offset */
+	size_t len;
 	char *err;
 	size_t errlen;
 	struct ydoc *doc;
@@ -245,6 +247,21 @@ static int next_event(struct parser *p, yaml_event_t *ev)
 		int col = (int)p->yp.problem_mark.column + 1;
 		char msg[256];
 
+		if (p->yp.error == YAML_READER_ERROR) {
+			size_t off = p->yp.problem_offset < p->len ? p->yp.problem_offset : p->len;
+
+			line = 1;
+			col = 1;
+			for (size_t i = 0; i < off; i++) {
+				if (p->buf[i] == '\n') {
+					line++;
+					col = 1;
+				} else {
+					col++;
+				}
+			}
+		}
+
 		snprintf(msg, sizeof(msg), "%s%s%s", p->yp.problem ? p->yp.problem : "syntax error",
 			 p->yp.context ? " " : "", p->yp.context ? p->yp.context : "");
 		return fail(p, line, col, "invalid YAML: %s", msg);
@@ -457,6 +474,8 @@ int yload_parse(const char *name, const char *buf, size_t len, struct ydocs *out
 	memset(out, 0, sizeof(*out));
 	memset(&p, 0, sizeof(p));
 	p.name = name;
+	p.buf = buf;
+	p.len = len;
 	p.err = err;
 	p.errlen = errlen;
 	if (errlen)
