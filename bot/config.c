@@ -1,11 +1,13 @@
 #include "bot/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -522,25 +524,69 @@ static json_t *default_value(const struct cfg_key *k)
 	}
 }
 
+/*
+ * Reads a secret file of at most CFG_MAX_SECRET bytes. Only regular files: a
+ * FIFO or a device named by mistake must not block or stream forever.
+ */
+static int secret_read(const char *path, char *buf, size_t *len, const char **reason)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd, rc = T0_OK;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*reason = strerror(errno);
+		return T0_EIO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		*reason = "not a regular file";
+		rc = T0_EIO;
+		goto out;
+	}
+	while (got <= CFG_MAX_SECRET) {
+		n = read(fd, buf + got, CFG_MAX_SECRET + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*reason = strerror(errno);
+			rc = T0_EIO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > CFG_MAX_SECRET) {
+		*reason = "larger than 64 KiB";
+		rc = T0_ETOOBIG;
+		goto out;
+	}
+	*len = got;
+out:
+	close(fd);
+	return rc;
+}
+
 /* Reads KEY_file into KEY: bounded, trailing newline stripped. */
 static int read_secret_file(struct vctx *v, json_t *obj, const struct cfg_key *k,
 			    const char *fkey, const char *path, int line, int col)
 {
 	json_t *fval = json_object_get(obj, fkey);
-	char *full = NULL, *buf = NULL, err[256];
+	const char *reason = "";
+	char *full = NULL, *buf = NULL;
 	size_t len = 0;
 	int rc;
 
 	full = config_path(v->cfg, json_string_value(fval));
-	if (!full)
-		return T0_ENOMEM;
-	rc = yload_read_file(full, CFG_MAX_SECRET, &buf, &len, err, sizeof(err));
-	if (rc == T0_ENOMEM)
+	buf = malloc(CFG_MAX_SECRET + 1);
+	if (!full || !buf) {
+		rc = T0_ENOMEM;
 		goto out;
+	}
+	rc = secret_read(full, buf, &len, &reason);
 	if (rc) {
-		/* err starts with the file name; keep only the reason after it. */
-		const char *reason = strstr(err, ": ") ? strstr(err, ": ") + 2 : err;
-
 		rc = verr(v, line, col, path, "cannot read secret file '%s': %s", full, reason);
 		goto out;
 	}
@@ -558,7 +604,7 @@ static int read_secret_file(struct vctx *v, json_t *obj, const struct cfg_key *k
 	}
 out:
 	if (buf)
-		memset(buf, 0, len);
+		memset(buf, 0, CFG_MAX_SECRET + 1);
 	free(buf);
 	free(full);
 	return rc;

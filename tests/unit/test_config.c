@@ -413,9 +413,20 @@ static void test_config_unreadable_secret_file(void **state)
 	assert_non_null(realpath(f->dir, real));
 	snprintf(want, sizeof(want),
 		 "%s/tier0.yaml:2:3: http.metrics_token_file: cannot read secret file "
-		 "'%s/missing.txt': cannot open: No such file or directory",
+		 "'%s/missing.txt': No such file or directory",
 		 f->dir, real);
 	assert_string_equal(f->err, want);
+}
+
+static void test_config_secret_file_must_be_regular(void **state)
+{
+	struct fix *f = *state;
+
+	/* A directory (or a FIFO) must fail at once rather than block or stream. */
+	mkdir(strcat(strcpy((char[PATH_MAX]){ 0 }, f->dir), "/adir"), 0700);
+	write_file(f, "tier0.yaml", "http:\n  metrics_token_file: adir\n");
+	assert_int_equal(load_file(f, "tier0.yaml"), T0_ECONFIG);
+	assert_non_null(strstr(f->err, "/adir': not a regular file"));
 }
 
 static void test_config_empty_secret_file(void **state)
@@ -736,6 +747,7 @@ int main(void)
 		T(test_config_secret_and_secret_file_both),
 		T(test_config_secret_file_wrong_type),
 		T(test_config_unreadable_secret_file),
+		T(test_config_secret_file_must_be_regular),
 		T(test_config_empty_secret_file),
 		T(test_config_unreadable_config_file),
 		T(test_config_empty_file_gives_defaults),
