@@ -47,6 +47,20 @@ enum cfg_kind {
 
 struct vctx;
 
+/*
+ * Where a value sits. It becomes line:col only when an error is reported:
+ * position lookups are linear, and most values never need one. A value
+ * without a position (copied by an alias, or a default) takes its parent's.
+ */
+struct loc {
+	const struct loc *up;
+	const json_t *node;   /* a container: its own position is tried first */
+	const json_t *parent; /* object or array holding the value */
+	const char *key;      /* key in parent; NULL: index in parent */
+	size_t index;
+	int line, col;        /* a fixed position, when line > 0 */
+};
+
 struct cfg_key {
 	const char *name;
 	enum cfg_kind kind;
@@ -58,7 +72,7 @@ struct cfg_key {
 	long long min, max;
 	const char *const *oneof;   /* CFG_STR: allowed values */
 	/* Extra check of a value that passed the generic checks (lists: of each item). */
-	int (*check)(struct vctx *v, json_t *val, const char *path, int line, int col);
+	int (*check)(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 };
 
 struct vctx {
@@ -69,13 +83,13 @@ struct vctx {
 	struct config *cfg;
 };
 
-static int check_listen(struct vctx *v, json_t *val, const char *path, int line, int col);
-static int check_timezone(struct vctx *v, json_t *val, const char *path, int line, int col);
-static int check_rfc3339(struct vctx *v, json_t *val, const char *path, int line, int col);
-static int check_levels(struct vctx *v, json_t *val, const char *path, int line, int col);
-static int check_rule(struct vctx *v, json_t *val, const char *path, int line, int col);
-static int check_pattern(struct vctx *v, json_t *val, const char *path, int line, int col);
-static int check_commands(struct vctx *v, json_t *val, const char *path, int line, int col);
+static int check_listen(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_timezone(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_rfc3339(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_levels(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_rule(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_pattern(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_commands(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 
@@ -176,14 +190,34 @@ static const struct cfg_key root_keys[] = {
 	{ 0 },
 };
 
-static int verr(struct vctx *v, int line, int col, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static void loc_resolve(struct vctx *v, const struct loc *at, int *line, int *col)
+{
+	for (; at; at = at->up) {
+		if (at->line > 0) {
+			*line = at->line;
+			*col = at->col;
+			return;
+		}
+		if (at->node && ydoc_node_pos(v->doc, at->node, line, col) == 0)
+			return;
+		if (at->parent && at->key && ydoc_key_pos(v->doc, at->parent, at->key, line, col) == 0)
+			return;
+		if (at->parent && !at->key &&
+		    ydoc_index_pos(v->doc, at->parent, at->index, line, col) == 0)
+			return;
+	}
+}
 
-static int verr(struct vctx *v, int line, int col, const char *path, const char *fmt, ...)
+static int verr(struct vctx *v, const struct loc *at, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int verr(struct vctx *v, const struct loc *at, const char *path, const char *fmt, ...)
 {
 	char msg[512];
+	int line = 1, col = 1;
 	va_list ap;
 
+	loc_resolve(v, at, &line, &col);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -262,17 +296,6 @@ static void path_index(char *out, size_t outlen, const char *path, size_t i)
 	snprintf(out, outlen, "%s[%zu]", path, i);
 }
 
-/* Position of obj[key], or the fallback (nodes copied by an alias have none). */
-static void key_pos(struct vctx *v, const json_t *obj, const char *key, int *line, int *col)
-{
-	ydoc_key_pos(v->doc, obj, key, line, col);
-}
-
-static void index_pos(struct vctx *v, const json_t *arr, size_t i, int *line, int *col)
-{
-	ydoc_index_pos(v->doc, arr, i, line, col);
-}
-
 static int env_name_char(char c, int first)
 {
 	if (c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
@@ -281,7 +304,7 @@ static int env_name_char(char c, int first)
 }
 
 /* Replaces ${NAME} in a string value in place; "$${" stands for a literal "${". */
-static int subst_string(struct vctx *v, json_t *str, const char *path, int line, int col)
+static int subst_string(struct vctx *v, json_t *str, const char *path, const struct loc *at)
 {
 	const char *s = json_string_value(str);
 	size_t len = json_string_length(str);
@@ -290,7 +313,7 @@ static int subst_string(struct vctx *v, json_t *str, const char *path, int line,
 	int rc = T0_OK;
 
 	if (memchr(s, '\0', len)) {
-		rc = verr(v, line, col, path, "strings must not contain NUL characters");
+		rc = verr(v, at, path, "strings must not contain NUL characters");
 		goto out;
 	}
 	if (!strstr(s, "${"))
@@ -317,7 +340,7 @@ static int subst_string(struct vctx *v, json_t *str, const char *path, int line,
 			       env_name_char(s[j], j == i + 2))
 				j++;
 			if (j == i + 2 || j >= len || s[j] != '}') {
-				rc = verr(v, line, col, path,
+				rc = verr(v, at, path,
 					  "malformed environment reference at offset %zu "
 					  "(expected ${NAME}, or $${ for a literal ${)", i);
 				goto out;
@@ -326,7 +349,7 @@ static int subst_string(struct vctx *v, json_t *str, const char *path, int line,
 			name[j - (i + 2)] = '\0';
 			val = getenv(name);
 			if (!val) {
-				rc = verr(v, line, col, path, "environment variable '%s' is not set",
+				rc = verr(v, at, path, "environment variable '%s' is not set",
 					  name);
 				goto out;
 			}
@@ -337,7 +360,7 @@ static int subst_string(struct vctx *v, json_t *str, const char *path, int line,
 			i++;
 		}
 		if (n + plen > CFG_MAX_STRING) {
-			rc = verr(v, line, col, path, "longer than %d bytes after substitution",
+			rc = verr(v, at, path, "longer than %d bytes after substitution",
 				  CFG_MAX_STRING);
 			goto out;
 		}
@@ -345,7 +368,7 @@ static int subst_string(struct vctx *v, json_t *str, const char *path, int line,
 		n += plen;
 	}
 	if (json_string_setn(str, buf, n) != 0)
-		rc = verr(v, line, col, path, "not valid UTF-8 after substitution");
+		rc = verr(v, at, path, "not valid UTF-8 after substitution");
 out:
 	free(buf);
 	return rc;
@@ -373,7 +396,7 @@ static int secret_add(struct config *cfg, const char *s)
 }
 
 static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, const char *path,
-		       int line, int col);
+		       const struct loc *at);
 
 static const struct cfg_key *key_find(const struct cfg_key *keys, const char *name)
 {
@@ -398,15 +421,15 @@ static const struct cfg_key *secret_file_key(const struct cfg_key *keys, const c
 }
 
 static int walk_scalar(struct vctx *v, const struct cfg_key *k, enum cfg_kind kind, json_t *val,
-		       const char *path, int line, int col)
+		       const char *path, const struct loc *at)
 {
 	int rc;
 
 	if (!kind_matches(kind, val))
-		return verr(v, line, col, path, "expected %s, got %s", kind_name(kind),
+		return verr(v, at, path, "expected %s, got %s", kind_name(kind),
 			    json_kind_name(val));
 	if (kind == CFG_STR) {
-		rc = subst_string(v, val, path, line, col);
+		rc = subst_string(v, val, path, at);
 		if (rc)
 			return rc;
 		if (k && k->oneof) {
@@ -423,7 +446,7 @@ static int walk_scalar(struct vctx *v, const struct cfg_key *k, enum cfg_kind ki
 				snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "",
 					 k->oneof[i]);
 			}
-			return verr(v, line, col, path, "expected one of %s, got '%s'", list, s);
+			return verr(v, at, path, "expected one of %s, got '%s'", list, s);
 		}
 	}
 	if (kind == CFG_INT && k && (k->flags & CFG_RANGE)) {
@@ -431,9 +454,9 @@ static int walk_scalar(struct vctx *v, const struct cfg_key *k, enum cfg_kind ki
 
 		if (n < k->min || n > k->max) {
 			if (k->max == INT_MAX)
-				return verr(v, line, col, path, "must be at least %lld, got %lld",
+				return verr(v, at, path, "must be at least %lld, got %lld",
 					    k->min, n);
-			return verr(v, line, col, path, "must be between %lld and %lld, got %lld",
+			return verr(v, at, path, "must be between %lld and %lld, got %lld",
 				    k->min, k->max, n);
 		}
 	}
@@ -442,43 +465,41 @@ static int walk_scalar(struct vctx *v, const struct cfg_key *k, enum cfg_kind ki
 
 /* Validates one value of key k (present and not null). */
 static int walk_value(struct vctx *v, const struct cfg_key *k, json_t *val, const char *path,
-		      int line, int col)
+		      const struct loc *at)
 {
 	char sub[CFG_MAX_PATH];
 	int rc = T0_OK;
 
 	if (!kind_matches(k->kind, val))
-		return verr(v, line, col, path, "expected %s, got %s", kind_name(k->kind),
+		return verr(v, at, path, "expected %s, got %s", kind_name(k->kind),
 			    json_kind_name(val));
 	switch (k->kind) {
 	case CFG_OBJ:
-		ydoc_node_pos(v->doc, val, &line, &col);
-		rc = walk_object(v, val, k->keys, path, line, col);
+		rc = walk_object(v, val, k->keys, path, &(struct loc){ .up = at, .node = val });
 		break;
 	case CFG_LIST: {
 		size_t i;
 		json_t *item;
 
 		json_array_foreach(val, i, item) {
-			int il = line, ic = col;
+			struct loc il = { .up = at, .node = item, .parent = val, .index = i };
 
 			path_index(sub, sizeof(sub), path, i);
-			index_pos(v, val, i, &il, &ic);
 			if (k->item == CFG_OBJ) {
 				if (!json_is_object(item))
-					return verr(v, il, ic, sub, "expected a mapping, got %s",
+					return verr(v, &il, sub, "expected a mapping, got %s",
 						    json_kind_name(item));
-				rc = walk_object(v, item, k->keys, sub, il, ic);
+				rc = walk_object(v, item, k->keys, sub, &il);
 			} else if (k->item != CFG_ANY) {
-				rc = walk_scalar(v, NULL, k->item, item, sub, il, ic);
+				rc = walk_scalar(v, NULL, k->item, item, sub, &il);
 			}
 			if (rc == T0_OK && k->check && k->item != CFG_ANY)
-				rc = k->check(v, item, sub, il, ic);
+				rc = k->check(v, item, sub, &il);
 			if (rc)
 				return rc;
 		}
 		if (k->check && k->item == CFG_ANY)
-			rc = k->check(v, val, path, line, col);
+			rc = k->check(v, val, path, at);
 		return rc;
 	}
 	case CFG_MAP: {
@@ -486,22 +507,21 @@ static int walk_value(struct vctx *v, const struct cfg_key *k, json_t *val, cons
 		json_t *item;
 
 		json_object_foreach(val, name, item) {
-			int il = line, ic = col;
+			struct loc il = { .up = at, .parent = val, .key = name };
 
 			path_key(sub, sizeof(sub), path, name);
-			key_pos(v, val, name, &il, &ic);
-			rc = walk_scalar(v, NULL, k->item, item, sub, il, ic);
+			rc = walk_scalar(v, NULL, k->item, item, sub, &il);
 			if (rc)
 				return rc;
 		}
 		break;
 	}
 	default:
-		rc = walk_scalar(v, k, k->kind, val, path, line, col);
+		rc = walk_scalar(v, k, k->kind, val, path, at);
 		break;
 	}
 	if (rc == T0_OK && k->check)
-		rc = k->check(v, val, path, line, col);
+		rc = k->check(v, val, path, at);
 	return rc;
 }
 
@@ -571,7 +591,7 @@ out:
 
 /* Reads KEY_file into KEY: bounded, trailing newline stripped. */
 static int read_secret_file(struct vctx *v, json_t *obj, const struct cfg_key *k,
-			    const char *fkey, const char *path, int line, int col)
+			    const char *fkey, const char *path, const struct loc *at)
 {
 	json_t *fval = json_object_get(obj, fkey);
 	const char *reason = "";
@@ -587,7 +607,7 @@ static int read_secret_file(struct vctx *v, json_t *obj, const struct cfg_key *k
 	}
 	rc = secret_read(full, buf, &len, &reason);
 	if (rc) {
-		rc = verr(v, line, col, path, "cannot read secret file '%s': %s", full, reason);
+		rc = verr(v, at, path, "cannot read secret file '%s': %s", full, reason);
 		goto out;
 	}
 	if (len && buf[len - 1] == '\n')
@@ -595,11 +615,11 @@ static int read_secret_file(struct vctx *v, json_t *obj, const struct cfg_key *k
 	if (len && buf[len - 1] == '\r')
 		len--;
 	if (len == 0 || memchr(buf, '\0', len)) {
-		rc = verr(v, line, col, path, "secret file '%s' is empty or holds a NUL byte", full);
+		rc = verr(v, at, path, "secret file '%s' is empty or holds a NUL byte", full);
 		goto out;
 	}
 	if (json_object_set_new(obj, k->name, json_stringn(buf, len)) != 0) {
-		rc = verr(v, line, col, path, "secret file '%s' is not valid UTF-8", full);
+		rc = verr(v, at, path, "secret file '%s' is not valid UTF-8", full);
 		goto out;
 	}
 out:
@@ -611,7 +631,7 @@ out:
 }
 
 static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, const char *path,
-		       int line, int col)
+		       const struct loc *at)
 {
 	char sub[CFG_MAX_PATH];
 	const char *name;
@@ -621,17 +641,16 @@ static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, 
 	/* Document order first, so the first mistake in the file is the one reported. */
 	json_object_foreach(obj, name, val) {
 		const struct cfg_key *k = key_find(keys, name);
-		int kl = line, kc = col;
+		struct loc kl = { .up = at, .parent = obj, .key = name };
 
 		path_key(sub, sizeof(sub), path, name);
-		key_pos(v, obj, name, &kl, &kc);
 		if (!k && secret_file_key(keys, name)) {
 			if (json_is_null(val))
 				continue;
 			if (!json_is_string(val))
-				return verr(v, kl, kc, sub, "expected a string, got %s",
+				return verr(v, &kl, sub, "expected a string, got %s",
 					    json_kind_name(val));
-			rc = subst_string(v, val, sub, kl, kc);
+			rc = subst_string(v, val, sub, &kl);
 			if (rc)
 				return rc;
 			continue;
@@ -651,12 +670,12 @@ static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, 
 					snprintf(known + l, sizeof(known) - l, "_file");
 				}
 			}
-			return verr(v, kl, kc, sub, "unknown key '%s' (known keys: %s)", name,
+			return verr(v, &kl, sub, "unknown key '%s' (known keys: %s)", name,
 				    known);
 		}
 		if (json_is_null(val))
 			continue;
-		rc = walk_value(v, k, val, sub, kl, kc);
+		rc = walk_value(v, k, val, sub, &kl);
 		if (rc)
 			return rc;
 	}
@@ -681,15 +700,14 @@ static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, 
 			}
 			if (fval) {
 				char fpath[CFG_MAX_PATH];
-				int fl = line, fc = col;
+				struct loc fl = { .up = at, .parent = obj, .key = fkey };
 
 				path_key(fpath, sizeof(fpath), path, fkey);
-				key_pos(v, obj, fkey, &fl, &fc);
 				if (val)
-					return verr(v, fl, fc, fpath,
+					return verr(v, &fl, fpath,
 						    "set either '%s' or '%s', not both", k->name,
 						    fkey);
-				rc = read_secret_file(v, obj, k, fkey, fpath, fl, fc);
+				rc = read_secret_file(v, obj, k, fkey, fpath, &fl);
 				if (rc)
 					return rc;
 				val = json_object_get(obj, k->name);
@@ -697,19 +715,19 @@ static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, 
 			if (val) {
 				rc = secret_add(v->cfg, json_string_value(val));
 				if (rc)
-					return verr(v, line, col, sub, "too many secrets");
+					return verr(v, at, sub, "too many secrets");
 			}
 		}
 		if (val)
 			continue;
 		if (k->flags & CFG_REQ)
-			return verr(v, line, col, sub, "required key is missing");
+			return verr(v, at, sub, "required key is missing");
 		if (k->kind == CFG_OBJ) {
 			json_t *sec = json_object();
 
 			if (!sec || json_object_set_new(obj, k->name, sec) != 0)
 				return T0_ENOMEM;
-			rc = walk_object(v, sec, k->keys, sub, line, col);
+			rc = walk_object(v, sec, k->keys, sub, at);
 			if (rc)
 				return rc;
 		} else if (k->flags & CFG_DEF) {
@@ -767,7 +785,7 @@ static int listen_split(const char *s, char **host, int *port)
 	return *host ? 0 : -3;
 }
 
-static int check_listen(struct vctx *v, json_t *val, const char *path, int line, int col)
+static int check_listen(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
 	const char *s = json_string_value(val);
 	char *host = NULL;
@@ -778,10 +796,10 @@ static int check_listen(struct vctx *v, json_t *val, const char *path, int line,
 	if (r == -3)
 		return T0_ENOMEM;
 	if (r == -1)
-		return verr(v, line, col, path,
+		return verr(v, at, path,
 			    "expected \"host:port\" (IPv6 in brackets: \"[::1]:8080\"), got '%s'", s);
 	if (r == -2 || port < 1 || port > 65535)
-		return verr(v, line, col, path, "port must be a number from 1 to 65535, in '%s'",
+		return verr(v, at, path, "port must be a number from 1 to 65535, in '%s'",
 			    s);
 	return T0_OK;
 }
@@ -805,13 +823,13 @@ static int parse_offset(const char *s, int max_hours)
 	return hh <= max_hours && mm < 60 ? 0 : -1;
 }
 
-static int check_timezone(struct vctx *v, json_t *val, const char *path, int line, int col)
+static int check_timezone(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
 	const char *s = json_string_value(val);
 
 	if (strcmp(s, "UTC") == 0 || parse_offset(s, 14) == 0)
 		return T0_OK;
-	return verr(v, line, col, path, "expected \"UTC\" or an offset like \"+02:00\", got '%s'", s);
+	return verr(v, at, path, "expected \"UTC\" or an offset like \"+02:00\", got '%s'", s);
 }
 
 static int rfc3339_valid(const char *s)
@@ -845,17 +863,17 @@ static int rfc3339_valid(const char *s)
 	return parse_offset(s, 23) == 0;
 }
 
-static int check_rfc3339(struct vctx *v, json_t *val, const char *path, int line, int col)
+static int check_rfc3339(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
 	const char *s = json_string_value(val);
 
 	if (strlen(s) >= 20 && rfc3339_valid(s))
 		return T0_OK;
-	return verr(v, line, col, path,
+	return verr(v, at, path,
 		    "expected an RFC 3339 time like \"2026-01-05T09:00:00Z\", got '%s'", s);
 }
 
-static int check_levels(struct vctx *v, json_t *val, const char *path, int line, int col)
+static int check_levels(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
 	char sub[CFG_MAX_PATH], sub2[CFG_MAX_PATH];
 	size_t i, j;
@@ -863,43 +881,41 @@ static int check_levels(struct vctx *v, json_t *val, const char *path, int line,
 	int rc;
 
 	if (json_array_size(val) < 1 || json_array_size(val) > 5)
-		return verr(v, line, col, path, "expected 1 to 5 escalation levels, got %zu",
+		return verr(v, at, path, "expected 1 to 5 escalation levels, got %zu",
 			    json_array_size(val));
 	json_array_foreach(val, i, level) {
-		int il = line, ic = col;
+		struct loc il = { .up = at, .parent = val, .index = i };
 
 		path_index(sub, sizeof(sub), path, i);
-		index_pos(v, val, i, &il, &ic);
 		if (!json_is_array(level) || json_array_size(level) == 0)
-			return verr(v, il, ic, sub, "expected a non-empty list of user names, got %s",
+			return verr(v, &il, sub, "expected a non-empty list of user names, got %s",
 				    json_is_array(level) ? "an empty list" : json_kind_name(level));
 		json_array_foreach(level, j, user) {
-			int ul = il, uc = ic;
+			struct loc ul = { .up = &il, .parent = level, .index = j };
 
 			path_index(sub2, sizeof(sub2), sub, j);
-			index_pos(v, level, j, &ul, &uc);
-			rc = walk_scalar(v, NULL, CFG_STR, user, sub2, ul, uc);
+			rc = walk_scalar(v, NULL, CFG_STR, user, sub2, &ul);
 			if (rc)
 				return rc;
 			if (json_string_length(user) == 0)
-				return verr(v, ul, uc, sub2, "user name must not be empty");
+				return verr(v, &ul, sub2, "user name must not be empty");
 		}
 	}
 	return T0_OK;
 }
 
-static int check_rule(struct vctx *v, json_t *val, const char *path, int line, int col)
+static int check_rule(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
 	int has_intent = json_is_string(json_object_get(val, "intent"));
 	int has_reply = json_is_string(json_object_get(val, "reply"));
 
 	if (has_intent == has_reply)
-		return verr(v, line, col, path, "needs exactly one of 'intent' or 'reply'%s",
+		return verr(v, at, path, "needs exactly one of 'intent' or 'reply'%s",
 			    has_intent ? ", not both" : "");
 	return T0_OK;
 }
 
-static int check_pattern(struct vctx *v, json_t *val, const char *path, int line, int col)
+static int check_pattern(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
 	pcre2_code *re;
 	PCRE2_UCHAR msg[256];
@@ -914,24 +930,23 @@ static int check_pattern(struct vctx *v, json_t *val, const char *path, int line
 	}
 	if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
 		snprintf((char *)msg, sizeof(msg), "error %d", errcode);
-	return verr(v, line, col, path, "invalid regular expression at offset %zu: %s",
+	return verr(v, at, path, "invalid regular expression at offset %zu: %s",
 		    (size_t)off, (const char *)msg);
 }
 
-static int check_commands(struct vctx *v, json_t *val, const char *path, int line, int col)
+static int check_commands(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
 	char sub[CFG_MAX_PATH];
 	const char *name;
 	json_t *item;
 
 	json_object_foreach(val, name, item) {
-		int il = line, ic = col;
+		struct loc il = { .up = at, .parent = val, .key = name };
 
 		if (name[0] == '/' && name[1] != '\0' && !strchr(name, ' '))
 			continue;
 		path_key(sub, sizeof(sub), path, name);
-		key_pos(v, val, name, &il, &ic);
-		return verr(v, il, ic, sub, "command must start with '/' and have no spaces");
+		return verr(v, &il, sub, "command must start with '/' and have no spaces");
 	}
 	return T0_OK;
 }
@@ -1082,7 +1097,7 @@ static int config_build(const char *name, const char *path, const char *buf, siz
 	v.errlen = errlen;
 	v.cfg = cfg;
 	if (docs.n > 1) {
-		rc = verr(&v, docs.docs[1].line, 1, "",
+		rc = verr(&v, &(struct loc){ .line = docs.docs[1].line, .col = 1 }, "",
 			  "expected exactly one YAML document, found a second one");
 		goto out;
 	}
@@ -1093,10 +1108,11 @@ static int config_build(const char *name, const char *path, const char *buf, siz
 	if (!root || json_is_null(root)) {
 		cfg->tree = json_object(); /* an empty file means all defaults */
 	} else if (!json_is_object(root)) {
-		int line = v.doc->line, col = 1;
+		struct loc rl = { .node = root, .line = 0 };
+		struct loc dl = { .line = v.doc->line, .col = 1 };
 
-		ydoc_node_pos(v.doc, root, &line, &col);
-		rc = verr(&v, line, col, "", "expected a mapping, got %s", json_kind_name(root));
+		rl.up = &dl;
+		rc = verr(&v, &rl, "", "expected a mapping, got %s", json_kind_name(root));
 		goto out;
 	} else {
 		cfg->tree = json_incref(root);
@@ -1105,12 +1121,7 @@ static int config_build(const char *name, const char *path, const char *buf, siz
 		rc = T0_ENOMEM;
 		goto out;
 	}
-	{
-		int line = 1, col = 1;
-
-		ydoc_node_pos(v.doc, cfg->tree, &line, &col);
-		rc = walk_object(&v, cfg->tree, root_keys, "", line, col);
-	}
+	rc = walk_object(&v, cfg->tree, root_keys, "", &(struct loc){ .node = cfg->tree });
 	if (rc)
 		goto out;
 	rc = config_fill(cfg);
