@@ -65,11 +65,26 @@ void catalog_free(struct catalog *cat);
 /*
  * Adds one entity document (a Backstage envelope). Validates apiVersion, kind,
  * metadata.name and the kind's required spec fields; on error writes
- * "file: document N: reason" into err and returns T0_EINVAL. A duplicate ref is
- * T0_EDUP. The catalog copies what it keeps.
+ * "file: document N (kind:ns/name): reason" into err and returns T0_EINVAL. A
+ * duplicate ref is T0_EDUP (the message names both files). doc_index is the
+ * 1-based document number (0 = not from a multi-document file: "document N" is
+ * left out). Unknown kinds (Template, ...) are skipped with a warning and
+ * return T0_OK. The catalog copies what it keeps.
  */
 int catalog_add(struct catalog *cat, const json_t *entity, const char *file, int doc_index,
 		char *err, size_t errlen);
+
+struct ydoc;
+/*
+ * catalog_add for a document read by yload: same checks, and messages also
+ * carry the line, "file:line: document N (kind:ns/name): reason".
+ */
+int catalog_add_ydoc(struct catalog *cat, const struct ydoc *doc, char *err, size_t errlen);
+
+/* At most this many entities in one catalog; more is T0_ETOOBIG. */
+#define CATALOG_MAX_ENTITIES 200000
+/* catalog_load_files reads at most this many files (Locations included). */
+#define CATALOG_MAX_FILES 10000
 /* Computes every relation from specs; call after the last catalog_add. */
 int catalog_finish(struct catalog *cat);
 
@@ -82,7 +97,10 @@ struct cat_entity *catalog_at(const struct catalog *cat, size_t i);
  */
 char *catalog_ref_parse(const char *ref, const char *default_kind, const char *default_ns);
 
-/* By canonical or short ref; NULL when absent. */
+/*
+ * By canonical or short ref; NULL when absent. A ref without a kind tries the
+ * kinds in catalog_find's preference order.
+ */
 struct cat_entity *catalog_get(const struct catalog *cat, const char *ref);
 /*
  * By what a person types: "payment-api", "Payment API", "component:payment-api".
@@ -90,7 +108,12 @@ struct cat_entity *catalog_get(const struct catalog *cat, const char *ref);
  * nothing matches exactly.
  */
 struct cat_entity *catalog_find(const struct catalog *cat, const char *name);
-/* The closest name within a small edit distance, for "did you mean"; NULL if none. */
+/*
+ * The closest name within a small edit distance, for "did you mean"; NULL if none.
+ * Distance (optimal string alignment) <= max(2, len/4) against the name or the
+ * title; failing that, a name that starts with or contains what was typed
+ * (at least 3 characters). Ties go to the kind preference order, then the name.
+ */
 const struct cat_entity *catalog_suggest(const struct catalog *cat, const char *name);
 
 /* Owner of an entity (Group or User), or NULL. */
@@ -108,6 +131,9 @@ const char *catalog_annotation(const struct cat_entity *e, const char *key);
  * (CAT_WALK_DEPENDENTS: what breaks when e is down — the blast radius).
  * Each reachable entity is reported once with its shortest depth (1 = direct),
  * in breadth-first order; cycles are safe. max_depth 0 = unbounded.
+ * An API is a node of its own: a consumer reaches the API at depth d and its
+ * providers at d + 1 (and the reverse for dependents). *items is malloc'ed
+ * (caller frees; NULL when nothing is reachable); e must belong to cat.
  */
 enum cat_walk_dir { CAT_WALK_DEPENDENCIES = 0, CAT_WALK_DEPENDENTS };
 

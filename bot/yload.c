@@ -14,12 +14,16 @@
 struct anchor {
 	char *name;
 	json_t *value; /* borrowed from the tree being built */
-	size_t nodes;
+	size_t nodes;  /* counted when first aliased; the node is complete by then */
+	int height;    /* levels below value (0 for a scalar) */
+	int done;      /* 0 while a container is still being parsed */
 };
 
 struct parser {
 	yaml_parser_t yp;
 	const char *name;
+	const char *buf; /* the input, to place reader errors that carry only an offset */
+	size_t len;
 	char *err;
 	size_t errlen;
 	struct ydoc *doc;
@@ -172,27 +176,42 @@ static json_t *resolve_plain(const char *s, size_t len)
 	return json_stringn(s, len);
 }
 
-static size_t count_nodes(const json_t *v)
+/*
+ * Counts the nodes of a finished tree and its height. Every tree built here is
+ * at most YLOAD_MAX_DEPTH deep (aliases are checked before they are expanded),
+ * so the recursion is bounded; the depth argument keeps it so regardless.
+ */
+static size_t measure(const json_t *v, int depth, int *height)
 {
 	size_t n = 1;
+	int h = 0;
 
+	*height = 0;
+	if (depth > YLOAD_MAX_DEPTH)
+		return n;
 	if (json_is_object(v)) {
 		const char *k;
 		json_t *c;
 
-		json_object_foreach((json_t *)v, k, c)
-			n += count_nodes(c);
+		json_object_foreach((json_t *)v, k, c) {
+			n += measure(c, depth + 1, &h);
+			if (h + 1 > *height)
+				*height = h + 1;
+		}
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *c;
 
-		json_array_foreach(v, i, c)
-			n += count_nodes(c);
+		json_array_foreach(v, i, c) {
+			n += measure(c, depth + 1, &h);
+			if (h + 1 > *height)
+				*height = h + 1;
+		}
 	}
 	return n;
 }
 
-static int anchor_add(struct parser *p, const char *name, json_t *value)
+static int anchor_add(struct parser *p, const char *name, json_t *value, int done)
 {
 	if (p->nanchors == p->anchors_cap) {
 		size_t ncap = p->anchors_cap ? p->anchors_cap * 2 : 8;
@@ -207,7 +226,9 @@ static int anchor_add(struct parser *p, const char *name, json_t *value)
 	if (!p->anchors[p->nanchors].name)
 		return T0_ENOMEM;
 	p->anchors[p->nanchors].value = value;
-	p->anchors[p->nanchors].nodes = 0; /* counted lazily: the container is still filling */
+	p->anchors[p->nanchors].nodes = 0;
+	p->anchors[p->nanchors].height = 0;
+	p->anchors[p->nanchors].done = done;
 	p->nanchors++;
 	return T0_OK;
 }
@@ -225,6 +246,21 @@ static int next_event(struct parser *p, yaml_event_t *ev)
 		int line = (int)p->yp.problem_mark.line + 1;
 		int col = (int)p->yp.problem_mark.column + 1;
 		char msg[256];
+
+		if (p->yp.error == YAML_READER_ERROR) {
+			size_t off = p->yp.problem_offset < p->len ? p->yp.problem_offset : p->len;
+
+			line = 1;
+			col = 1;
+			for (size_t i = 0; i < off; i++) {
+				if (p->buf[i] == '\n') {
+					line++;
+					col = 1;
+				} else {
+					col++;
+				}
+			}
+		}
 
 		snprintf(msg, sizeof(msg), "%s%s%s", p->yp.problem ? p->yp.problem : "syntax error",
 			 p->yp.context ? " " : "", p->yp.context ? p->yp.context : "");
@@ -314,6 +350,7 @@ static int parse_node(struct parser *p, yaml_event_t *ev, int depth, json_t **ou
 	int col = (int)ev->start_mark.column + 1;
 	const char *anchor = NULL;
 	json_t *v = NULL;
+	size_t aidx;
 	int rc = T0_OK;
 
 	if (depth > YLOAD_MAX_DEPTH)
@@ -343,24 +380,30 @@ static int parse_node(struct parser *p, yaml_event_t *ev, int depth, json_t **ou
 		v = json_array();
 		if (!v)
 			return T0_ENOMEM;
-		if (anchor && (rc = anchor_add(p, anchor, v)))
+		if (anchor && (rc = anchor_add(p, anchor, v, 0)))
 			break;
+		aidx = anchor ? p->nanchors - 1 : (size_t)-1;
 		anchor = NULL;
 		rc = pos_push(p->doc, NULL, v, NULL, 0, line, col);
 		if (rc == T0_OK)
 			rc = parse_sequence(p, v, depth);
+		if (rc == T0_OK && aidx != (size_t)-1)
+			p->anchors[aidx].done = 1;
 		break;
 	case YAML_MAPPING_START_EVENT:
 		anchor = (const char *)ev->data.mapping_start.anchor;
 		v = json_object();
 		if (!v)
 			return T0_ENOMEM;
-		if (anchor && (rc = anchor_add(p, anchor, v)))
+		if (anchor && (rc = anchor_add(p, anchor, v, 0)))
 			break;
+		aidx = anchor ? p->nanchors - 1 : (size_t)-1;
 		anchor = NULL;
 		rc = pos_push(p->doc, NULL, v, NULL, 0, line, col);
 		if (rc == T0_OK)
 			rc = parse_mapping(p, v, depth);
+		if (rc == T0_OK && aidx != (size_t)-1)
+			p->anchors[aidx].done = 1;
 		break;
 	case YAML_ALIAS_EVENT: {
 		const char *name = (const char *)ev->data.alias.anchor;
@@ -374,15 +417,21 @@ static int parse_node(struct parser *p, yaml_event_t *ev, int depth, json_t **ou
 		}
 		if (!a)
 			return fail(p, line, col, "unknown alias '*%s'", name);
-		if (!a->nodes)
-			a->nodes = count_nodes(a->value);
-		if (p->nodes + a->nodes > YLOAD_MAX_NODES)
-			return fail(p, line, col, "alias '*%s' expands past the node limit", name);
-		p->nodes += a->nodes;
-		v = json_deep_copy(a->value);
-		if (!v)
+		/* A container aliased from inside itself would grow with every use. */
+		if (!a->done)
 			return fail(p, line, col, "alias '*%s' refers to a node still being defined",
 				    name);
+		if (!a->nodes)
+			a->nodes = measure(a->value, 0, &a->height);
+		if (depth + a->height > YLOAD_MAX_DEPTH)
+			return fail(p, line, col, "nesting deeper than %d levels", YLOAD_MAX_DEPTH);
+		/* The alias node itself was counted above. */
+		if (p->nodes - 1 + a->nodes > YLOAD_MAX_NODES)
+			return fail(p, line, col, "alias '*%s' expands past the node limit", name);
+		p->nodes += a->nodes - 1;
+		v = json_deep_copy(a->value);
+		if (!v)
+			return T0_ENOMEM;
 		break;
 	}
 	default:
@@ -390,7 +439,7 @@ static int parse_node(struct parser *p, yaml_event_t *ev, int depth, json_t **ou
 	}
 
 	if (rc == T0_OK && anchor)
-		rc = anchor_add(p, anchor, v);
+		rc = anchor_add(p, anchor, v, 1);
 	if (rc) {
 		json_decref(v);
 		return rc;
@@ -425,6 +474,8 @@ int yload_parse(const char *name, const char *buf, size_t len, struct ydocs *out
 	memset(out, 0, sizeof(*out));
 	memset(&p, 0, sizeof(p));
 	p.name = name;
+	p.buf = buf;
+	p.len = len;
 	p.err = err;
 	p.errlen = errlen;
 	if (errlen)
