@@ -674,6 +674,8 @@ static void test_catalog_load_follows_locations(void **state)
 	assert_string_equal(catalog_user_by_email(f->cat, "carol@example.com")->name, "carol");
 	/* a Location never answers what a person types */
 	assert_null(catalog_find(f->cat, "shop-root"));
+	assert_null(catalog_get(f->cat, "shop-root"));
+	assert_non_null(catalog_get(f->cat, "location:default/shop-root"));
 }
 
 static void test_catalog_load_reports_duplicates_across_files(void **state)
