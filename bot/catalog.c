@@ -818,7 +818,8 @@ struct cat_entity *catalog_get(const struct catalog *cat, const char *ref)
 		e = lookup_ref(cat, canon);
 		return e ? &e->pub : NULL;
 	}
-	for (int k = 0; k < KIND__COUNT; k++) {
+	/* A short ref never means a Location: those only steer the file loader. */
+	for (int k = 0; k < KIND_LOCATION; k++) {
 		if (ref_parse_buf(ref, kind_lower[k], "default", canon) != 0)
 			return NULL;
 		e = lookup_ref(cat, canon);

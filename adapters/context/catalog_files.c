@@ -34,7 +34,8 @@ struct loader {
 	size_t errlen;
 };
 
-static int fail(struct loader *l, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct loader *l, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int fail(struct loader *l, int rc, const char *fmt, ...)
 {
@@ -123,6 +124,12 @@ static int expand(struct loader *l, const char *pattern, const char *dir, const 
 	glob_t g;
 	int grc, n, rc = T0_OK;
 
+	/* "./x" reads better in messages as "x"; ".//x" is still relative. */
+	while (pattern[0] == '.' && pattern[1] == '/') {
+		pattern += 2;
+		while (pattern[0] == '/')
+			pattern++;
+	}
 	if (pattern[0] == '/' || !dir || !dir[0])
 		n = snprintf(path, sizeof(path), "%s", pattern);
 	else

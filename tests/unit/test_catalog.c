@@ -253,9 +253,11 @@ static void test_catalog_relations_are_computed_both_ways(void **state)
 {
 	struct fx *f = *state;
 	struct cat_entity *web = get(f, "component:web"), *webteam = get(f, "group:web-team");
-	struct cat_entity *checkout = get(f, "component:checkout"), *payments = get(f, "component:payments");
+	struct cat_entity *checkout = get(f, "component:checkout");
+	struct cat_entity *payments = get(f, "component:payments");
 	struct cat_entity *ledger = get(f, "component:ledger"), *shop = get(f, "system:shop");
-	struct cat_entity *commerce = get(f, "domain:commerce"), *paydom = get(f, "domain:payments-domain");
+	struct cat_entity *commerce = get(f, "domain:commerce");
+	struct cat_entity *paydom = get(f, "domain:payments-domain");
 	struct cat_entity *worker = get(f, "component:payments-worker");
 	struct cat_entity *capi = get(f, "api:checkout-api"), *fraud = get(f, "component:fraud");
 	struct cat_entity *papi = get(f, "api:payment-api"), *alice = get(f, "user:alice");
@@ -623,7 +625,8 @@ static void test_catalog_validation_names_the_document(void **state)
 				  ENV "kind: User\nmetadata: {name: b}\n---\n"
 				  ENV "kind: Component\nmetadata: {name: c}\nspec: {owner: t}\n"),
 			 T0_EINVAL);
-	assert_string_equal(f->err, "multi.yaml:12: document 3 (component:default/c): spec.type is missing");
+	assert_string_equal(f->err,
+			    "multi.yaml:12: document 3 (component:default/c): spec.type is missing");
 	json_decref(good);
 	json_decref(bad);
 }
@@ -674,6 +677,8 @@ static void test_catalog_load_follows_locations(void **state)
 	assert_string_equal(catalog_user_by_email(f->cat, "carol@example.com")->name, "carol");
 	/* a Location never answers what a person types */
 	assert_null(catalog_find(f->cat, "shop-root"));
+	assert_null(catalog_get(f->cat, "shop-root"));
+	assert_non_null(catalog_get(f->cat, "location:default/shop-root"));
 }
 
 static void test_catalog_load_reports_duplicates_across_files(void **state)
