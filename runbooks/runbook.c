@@ -931,7 +931,7 @@ static int score(const struct runbook_set *set, const struct runbook *rb, const 
 		for (i = 0; i < p->nalerts; i++) {
 			if (pcre2_match(p->alerts[i], (PCRE2_SPTR)alert, alen, 0, 0, set->md,
 					set->mctx) >= 0) {
-				s += 2;
+				s += 4;
 				break;
 			}
 		}
@@ -939,7 +939,8 @@ static int score(const struct runbook_set *set, const struct runbook *rb, const 
 	for (i = 0; i < rb->nservices; i++) {
 		if ((service && strcasecmp(service, rb->services[i]) == 0) ||
 		    (alert && contains_name(alert, rb->services[i]))) {
-			s += 1;
+			/* The first listed service is the one the runbook is about. */
+			s += i == 0 ? 2 : 1;
 			break;
 		}
 	}
@@ -958,7 +959,7 @@ size_t runbook_match(const struct runbook_set *set, const char *service, const c
 	for (i = 0; i < set->n; i++)
 		scores[i] = (unsigned char)score(set, set->items[i], service, alert_text);
 	/* one pass per score keeps load order within a score */
-	for (want = 3; want >= 1 && n < max; want--)
+	for (want = 6; want >= 1 && n < max; want--)
 		for (i = 0; i < set->n && n < max; i++)
 			if (scores[i] == want)
 				out[n++] = set->items[i];

@@ -70,9 +70,10 @@ const char *const *runbook_tags(const struct runbook *rb, size_t *n);
  * first: an alert pattern match ranks above a service match. Returns how many
  * were written to out (at most max).
  *
- * Score = 2 when an alert pattern matches alert_text + 1 when service equals one
- * of the runbook's services (case-insensitive) or one of them appears as a word
- * in alert_text; ties keep load order.
+ * Score = 4 when an alert pattern matches alert_text, + 2 when service equals
+ * the runbook's first listed service (+ 1 for another listed one; case-
+ * insensitive; a listed service appearing as a word in alert_text counts the
+ * same); ties keep load order.
  */
 size_t runbook_match(const struct runbook_set *set, const char *service, const char *alert_text,
 		     const struct runbook **out, size_t max);

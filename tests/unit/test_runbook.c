@@ -432,7 +432,7 @@ static void test_runbook_match_ranks_alert_and_service_first(void **state)
 	const struct runbook *out[8];
 
 	load_match_set(f);
-	/* alert + service (3) > alert (2) > service only (1); ties by load order */
+	/* alert + service > alert > service only; ties by load order */
 	assert_int_equal(runbook_match(f->set, "payment-api", "High error rate", out, 8), 3);
 	assert_string_equal(out[0]->title, "Payments");
 	assert_string_equal(out[1]->title, "Generic errors");
@@ -451,6 +451,22 @@ static void test_runbook_match_service_named_in_alert_text(void **state)
 	assert_string_equal(out[0]->title, "Payments db");
 	/* a longer name that merely contains a service name does not count */
 	assert_int_equal(runbook_match(f->set, NULL, "ledger-replica lagging", out, 8), 0);
+}
+
+static void test_runbook_match_prefers_the_runbook_about_the_service(void **state)
+{
+	struct fx *f = *state;
+	const struct runbook *out[8];
+
+	write_file(f, "1-shared.md", "---\ntitle: Certificates\nservices: [web, payment-api]\n---\n");
+	write_file(f, "2-own.md", "---\ntitle: Payment API\nservices: [payment-api, web]\n---\n");
+	assert_int_equal(load1(f, "."), T0_OK);
+	/* payment-api is 2-own's first service: it outranks the earlier shared runbook */
+	assert_int_equal(runbook_match(f->set, "payment-api", NULL, out, 8), 2);
+	assert_string_equal(out[0]->title, "Payment API");
+	assert_string_equal(out[1]->title, "Certificates");
+	assert_int_equal(runbook_match(f->set, "web", NULL, out, 8), 2);
+	assert_string_equal(out[0]->title, "Certificates");
 }
 
 static void test_runbook_no_match(void **state)
@@ -512,6 +528,7 @@ int main(void)
 		T(test_runbook_match_by_alert_text),
 		T(test_runbook_match_ranks_alert_and_service_first),
 		T(test_runbook_match_service_named_in_alert_text),
+		T(test_runbook_match_prefers_the_runbook_about_the_service),
 		T(test_runbook_no_match),
 		T(test_runbook_demo_matches_realistic_alerts),
 #undef T

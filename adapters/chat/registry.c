@@ -1,0 +1,18 @@
+/* Every adapter this build knows: adding a platform is one line here. */
+#include <string.h>
+
+#include "adapters/chat/console.h"
+#include "bot/adapter.h"
+
+const struct adapter_ops *const adapter_registry[] = {
+	&console_ops,
+	NULL,
+};
+
+const struct adapter_ops *adapter_find(const char *name)
+{
+	for (size_t i = 0; adapter_registry[i]; i++)
+		if (strcmp(adapter_registry[i]->name, name) == 0)
+			return adapter_registry[i];
+	return NULL;
+}
