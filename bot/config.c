@@ -71,7 +71,8 @@ struct cfg_key {
 	long long def_int;          /* CFG_INT and CFG_BOOL defaults */
 	long long min, max;
 	const char *const *oneof;   /* CFG_STR: allowed values */
-	/* Extra check of a value that passed the generic checks (lists: of each item). */
+	/* Extra check after the generic ones; for a CFG_LIST it sees each item,
+	 * except with item CFG_ANY, where it sees the whole list and checks it all. */
 	int (*check)(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 };
 
