@@ -109,7 +109,8 @@ static int audit_set(json_t *obj, const char *key, json_t *v)
  * The canonical record: every field but hash, detail embedded as parsed JSON.
  * Returns NULL when a field is not valid UTF-8 or detail is not valid JSON.
  */
-static json_t *audit_row_json(const struct audit_row *row, int with_hash)
+static json_t *audit_row_json_with(const struct audit_row *row, int with_hash,
+				   const json_t *parsed)
 {
 	json_t *obj = NULL;
 	json_t *detail = NULL;
@@ -118,8 +119,12 @@ static json_t *audit_row_json(const struct audit_row *row, int with_hash)
 	obj = json_object();
 	if (obj == NULL)
 		goto fail;
-	detail = json_loads(row->detail != NULL ? row->detail : "{}", AUDIT_DETAIL_LOAD_FLAGS,
-			    NULL);
+	/* parsed: the detail row->detail was dumped from, which saves parsing it back. */
+	if (parsed != NULL)
+		detail = json_incref((json_t *)parsed);
+	else
+		detail = json_loads(row->detail != NULL ? row->detail : "{}",
+				    AUDIT_DETAIL_LOAD_FLAGS, NULL);
 	if (detail == NULL)
 		goto fail;
 	bad |= audit_set(obj, "seq", json_integer(row->seq));
@@ -143,6 +148,11 @@ fail:
 	return NULL;
 }
 
+static json_t *audit_row_json(const struct audit_row *row, int with_hash)
+{
+	return audit_row_json_with(row, with_hash, NULL);
+}
+
 static void audit_hex(const unsigned char *md, unsigned int len, char out[65])
 {
 	static const char digits[] = "0123456789abcdef";
@@ -155,12 +165,54 @@ static void audit_hex(const unsigned char *md, unsigned int len, char out[65])
 	out[2 * i] = '\0';
 }
 
-int audit_row_hash(const struct audit_row *row, char out[65])
+/*
+ * The canonical text of a row. With detail_canon (the detail already in
+ * canonical form, as stored), the row is dumped with a null detail and the
+ * text spliced in, so a large detail is not serialised twice. The splice is
+ * safe: inside a JSON string every '"' is escaped, so the first ,"detail":null,
+ * preceded by an unescaped quote is the member itself.
+ */
+static char *audit_canon(const struct audit_row *row, const char *detail_canon)
+{
+	static const char member[] = ",\"detail\":null,";
+	json_t *obj = NULL;
+	char *text = NULL, *out = NULL, *at;
+	size_t tlen, dlen;
+
+	if (detail_canon == NULL) {
+		obj = audit_row_json(row, 0);
+		out = obj != NULL ? json_dumps(obj, AUDIT_CANON_FLAGS) : NULL;
+		json_decref(obj);
+		return out;
+	}
+	obj = audit_row_json_with(row, 0, json_null());
+	text = obj != NULL ? json_dumps(obj, AUDIT_CANON_FLAGS) : NULL;
+	json_decref(obj);
+	if (text == NULL || (at = strstr(text, member)) == NULL) {
+		free(text);
+		return NULL;
+	}
+	tlen = strlen(text);
+	dlen = strlen(detail_canon);
+	out = malloc(tlen - 4 + dlen + 1);
+	if (out != NULL) {
+		size_t head = (size_t)(at - text) + sizeof(member) - 1 - 5; /* up to "detail": */
+
+		memcpy(out, text, head);
+		memcpy(out + head, detail_canon, dlen);
+		memcpy(out + head + dlen, at + sizeof(member) - 2, tlen - (size_t)(at - text) -
+								   (sizeof(member) - 2) + 1);
+	}
+	free(text);
+	return out;
+}
+
+static int audit_row_hash_with(const struct audit_row *row, const char *detail_canon,
+			       char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = NULL;
-	json_t *obj = NULL;
 	char *canon = NULL;
 	int rc = T0_EPARSE;
 
@@ -169,14 +221,9 @@ int audit_row_hash(const struct audit_row *row, char out[65])
 		goto out;
 	}
 	out[0] = '\0';
-	obj = audit_row_json(row, 0);
-	if (obj == NULL)
+	canon = audit_canon(row, detail_canon);
+	if (canon == NULL)
 		goto out;
-	canon = json_dumps(obj, AUDIT_CANON_FLAGS);
-	if (canon == NULL) {
-		rc = T0_ENOMEM;
-		goto out;
-	}
 	rc = T0_EIO;
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
@@ -189,8 +236,12 @@ int audit_row_hash(const struct audit_row *row, char out[65])
 out:
 	EVP_MD_CTX_free(ctx);
 	free(canon);
-	json_decref(obj);
 	return rc;
+}
+
+int audit_row_hash(const struct audit_row *row, char out[65])
+{
+	return audit_row_hash_with(row, NULL, out);
 }
 
 /* Compact, sorted detail text for storage; oversized details become a marker. */
@@ -257,7 +308,8 @@ int audit_append(struct store *st, const struct actor *actor, const char *channe
 	row.kind = f_kind;
 	row.detail = detail_text;
 	row.prev_hash = tail_seq == 0 ? AUDIT_ZERO_HASH : tail_hash;
-	rc = audit_row_hash(&row, hash);
+	/* detail_text is canonical whether verbatim or the truncation marker. */
+	rc = audit_row_hash_with(&row, detail_text, hash);
 	if (rc != T0_OK)
 		goto out;
 	row.hash = hash;

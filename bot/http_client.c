@@ -200,6 +200,10 @@ static int attempt_start(struct http_call *c)
 			timeout = left;
 	}
 	if (!c->easy) {
+		int ready = loop_curl_ready(c->l);
+
+		if (ready != T0_OK)
+			return ready;
 		c->easy = curl_easy_init();
 		if (!c->easy)
 			return T0_ENOMEM;

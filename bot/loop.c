@@ -186,6 +186,8 @@ static void on_keepalive(uv_async_t *a)
 {
 }
 
+#define LOOP_MAX_FDS 4096
+
 static int lws_init(struct t0_loop *l, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
@@ -193,19 +195,53 @@ static int lws_init(struct t0_loop *l, char *err, size_t errlen)
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.foreign_loops = loops;
 	info.pcontext = &l->lws;
 	/* Slack and webhook requests carry several signature headers. */
 	info.max_http_header_data = 8192;
+	/*
+	 * lws sizes its fd lookup table by this (default: RLIMIT_NOFILE, which can be
+	 * a million): a bot needs a few hundred sockets, not megabytes of table.
+	 */
+	info.fd_limit_per_thread = LOOP_MAX_FDS;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 	l->lws = lws_create_context(&info);
 	if (!l->lws) {
 		set_err(err, errlen, "lws_create_context failed (is libwebsockets-evlib_uv installed?)");
 		return T0_EIO;
 	}
+	return T0_OK;
+}
+
+/*
+ * curl (and through it OpenSSL, GnuTLS for LDAP, p11-kit) is initialised on
+ * the first outbound request, not at start: a daemon that calls nothing out
+ * does not carry several megabytes of TLS state.
+ */
+int loop_curl_ready(struct t0_loop *l)
+{
+	if (l->multi)
+		return T0_OK;
+	if (l->closing)
+		return T0_ECLOSED;
+	if (!l->curl_global_ok) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			log_err("loop", "curl_init_failed", "");
+			return T0_EHTTP;
+		}
+		l->curl_global_ok = 1;
+	}
+	l->multi = curl_multi_init();
+	if (!l->multi) {
+		log_err("loop", "curl_init_failed", "what=multi");
+		return T0_ENOMEM;
+	}
+	curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+	curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
 	return T0_OK;
 }
 
@@ -232,20 +268,6 @@ struct t0_loop *loop_new(char *err, size_t errlen)
 	uv_timer_init(&l->uv, &l->curl_timer);
 	l->curl_timer.data = l;
 	l->curl_timer_ok = 1;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		set_err(err, errlen, "curl_global_init failed");
-		goto fail;
-	}
-	l->curl_global_ok = 1;
-	l->multi = curl_multi_init();
-	if (!l->multi) {
-		set_err(err, errlen, "curl_multi_init failed");
-		goto fail;
-	}
-	curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
-	curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
 	if (lws_init(l, err, errlen) != T0_OK)
 		goto fail;
 	return l;
@@ -347,8 +369,13 @@ void loop_job_remove(struct t0_loop *l, struct loop_job *job)
 
 int loop_xfer_start(struct t0_loop *l, CURL *easy, struct loop_xfer *x)
 {
+	int rc;
+
 	if (l->closing)
 		return T0_ECLOSED;
+	rc = loop_curl_ready(l);
+	if (rc != T0_OK)
+		return rc;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
 	if (curl_multi_add_handle(l->multi, easy) != CURLM_OK)
 		return T0_EHTTP;

@@ -68,6 +68,11 @@ struct loop_xfer {
 	void (*done)(struct loop_xfer *x, CURL *easy, CURLcode result);
 };
 int loop_xfer_start(struct t0_loop *l, CURL *easy, struct loop_xfer *x);
+/*
+ * curl is initialised lazily; call this before curl_easy_init so that the
+ * global init happens here, on the loop thread, exactly once.
+ */
+int loop_curl_ready(struct t0_loop *l);
 void loop_xfer_abort(struct t0_loop *l, CURL *easy);
 
 #endif

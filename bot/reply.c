@@ -61,6 +61,8 @@ static char *dup_bounded(const char *s, int *rc)
 	return d;
 }
 
+static char *vformat(const char *fmt, va_list ap, int *rc) __attribute__((format(printf, 1, 0)));
+
 static char *vformat(const char *fmt, va_list ap, int *rc)
 {
 	char *out = NULL;
@@ -234,10 +236,9 @@ static const char *style_name(int style)
 					     : "default";
 }
 
-char *reply_to_json(const struct reply *r)
+json_t *reply_to_json_obj(const struct reply *r)
 {
 	json_t *o = json_object(), *secs = json_array(), *btns = json_array(), *ctx = json_array();
-	char *out = NULL;
 
 	if (!o || !secs || !btns || !ctx)
 		goto out;
@@ -273,12 +274,20 @@ char *reply_to_json(const struct reply *r)
 	json_object_set_new(o, "ephemeral", json_boolean(r->visibility == REPLY_EPHEMERAL));
 	if (r->intent)
 		json_object_set_new(o, "intent", json_string(r->intent));
-	secs = btns = ctx = NULL;
-	out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	return o;
 out:
 	json_decref(secs);
 	json_decref(btns);
 	json_decref(ctx);
+	json_decref(o);
+	return NULL;
+}
+
+char *reply_to_json(const struct reply *r)
+{
+	json_t *o = reply_to_json_obj(r);
+	char *out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
 	json_decref(o);
 	return out;
 }

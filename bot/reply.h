@@ -6,6 +6,7 @@
 #ifndef T0_REPLY_H
 #define T0_REPLY_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 enum reply_style { REPLY_STYLE_DEFAULT = 0, REPLY_STYLE_PRIMARY, REPLY_STYLE_DANGER };
@@ -68,5 +69,7 @@ int reply_set_intent(struct reply *r, const char *intent);
 
 /* Serialises to a JSON object (for audit details and tests); caller frees. */
 char *reply_to_json(const struct reply *r);
+/* The same as a jansson object (new reference), or NULL. */
+json_t *reply_to_json_obj(const struct reply *r);
 
 #endif

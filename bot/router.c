@@ -43,12 +43,8 @@ static json_t *event_detail(const struct event *ev)
 
 static json_t *match_detail(const struct intent_match *m, int matched, const struct reply *r)
 {
-	json_t *d = json_object(), *slots = json_object(), *rj = NULL;
-	char *rs = reply_to_json(r);
+	json_t *d = json_object(), *slots = json_object(), *rj = reply_to_json_obj(r);
 
-	if (rs)
-		rj = json_loads(rs, 0, NULL);
-	free(rs);
 	json_object_set_new(d, "intent", json_string(matched ? m->intent : "unknown"));
 	if (matched && m->rule)
 		json_object_set_new(d, "rule", json_string(m->rule));

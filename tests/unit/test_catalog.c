@@ -183,11 +183,11 @@ static void check_ref(const char *in, const char *dk, const char *dns, const cha
 
 	if (!want) {
 		if (got)
-			fail_msg("'%s' parsed as '%s', expected NULL", in, got);
+			fail_msg("'%s' parsed as '%s', expected NULL", in ? in : "(null)", got);
 		return;
 	}
 	if (!got)
-		fail_msg("'%s' did not parse", in);
+		fail_msg("'%s' did not parse", in ? in : "(null)");
 	assert_string_equal(got, want);
 	free(got);
 }
