@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "bot/curl_api.h"
 #include "bot/log.h"
 #include "bot/loop.h"
 #include "bot/metrics.h"
@@ -124,8 +125,8 @@ static void on_call_closed(uv_handle_t *h)
 static void call_free(struct http_call *c)
 {
 	if (c->easy)
-		curl_easy_cleanup(c->easy);
-	curl_slist_free_all(c->hdrs);
+		t0_curl.easy_cleanup(c->easy);
+	t0_curl.slist_free_all(c->hdrs);
 	free(c->method);
 	free(c->url);
 	free(c->body);
@@ -200,40 +201,36 @@ static int attempt_start(struct http_call *c)
 			timeout = left;
 	}
 	if (!c->easy) {
-		int ready = loop_curl_ready(c->l);
-
-		if (ready != T0_OK)
-			return ready;
-		c->easy = curl_easy_init();
+		c->easy = t0_curl.easy_init();
 		if (!c->easy)
 			return T0_ENOMEM;
 	} else {
-		curl_easy_reset(c->easy);
+		t0_curl.easy_reset(c->easy);
 	}
 	c->attempts++;
 	c->resp_len = 0;
 	c->toobig = 0;
-	curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
-	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
-	curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "tier0/" T0_VERSION);
-	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_resp);
-	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout);
-	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+	t0_curl.easy_setopt(c->easy, CURLOPT_URL, c->url);
+	t0_curl.easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	t0_curl.easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+	t0_curl.easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
+	t0_curl.easy_setopt(c->easy, CURLOPT_USERAGENT, "tier0/" T0_VERSION);
+	t0_curl.easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_write);
+	t0_curl.easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+	t0_curl.easy_setopt(c->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_resp);
+	t0_curl.easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout);
+	t0_curl.easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
 	if (!strcmp(c->method, "HEAD")) {
-		curl_easy_setopt(c->easy, CURLOPT_NOBODY, 1L);
+		t0_curl.easy_setopt(c->easy, CURLOPT_NOBODY, 1L);
 	} else if (c->has_body) {
-		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
-		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
+		t0_curl.easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+		t0_curl.easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
 		if (strcmp(c->method, "POST"))
-			curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, c->method);
+			t0_curl.easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, c->method);
 	} else if (!strcmp(c->method, "GET")) {
-		curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L);
+		t0_curl.easy_setopt(c->easy, CURLOPT_HTTPGET, 1L);
 	} else {
-		curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, c->method);
+		t0_curl.easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, c->method);
 	}
 	log_debug("http", "attempt", "method=%s host=%s attempt=%d timeout_ms=%ld", c->method,
 		  c->host, c->attempts, timeout);
@@ -259,7 +256,7 @@ static long retry_after_ms(struct http_call *c)
 	const char *v;
 	time_t when;
 
-	if (curl_easy_header(c->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+	if (t0_curl.easy_header(c->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
 		return -1;
 	v = h->value;
 	while (*v == ' ' || *v == '\t')
@@ -274,7 +271,7 @@ static long retry_after_ms(struct http_call *c)
 			return -1;
 		return s > 86400 ? 86400L * 1000 : (long)s * 1000;
 	}
-	when = curl_getdate(v, NULL);
+	when = t0_curl.getdate(v, NULL);
 	if (when == (time_t)-1)
 		return -1;
 	when -= (time_t)(t0_now_ms() / 1000);
@@ -326,7 +323,7 @@ static void on_xfer_done(struct loop_xfer *x, CURL *easy, CURLcode result)
 	c->in_flight = 0;
 	switch (result) {
 	case CURLE_OK:
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+		t0_curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 		rc = T0_OK;
 		retry = status == 429 || status == 503 ||
 			(c->retry_5xx && (status == 500 || status == 502 || status == 504));
@@ -349,7 +346,7 @@ static void on_xfer_done(struct loop_xfer *x, CURL *easy, CURLcode result)
 		break;
 	}
 	if (rc == T0_EHTTP)
-		log_debug("http", "attempt_failed", "host=%s curl=%s", c->host, curl_easy_strerror(result));
+		log_debug("http", "attempt_failed", "host=%s curl=%s", c->host, t0_curl.easy_strerror(result));
 	if (retry && schedule_retry(c, status))
 		return;
 	finish(c, rc, status);
@@ -384,13 +381,13 @@ static int call_setup(struct http_call *c, const struct http_req *req)
 
 		if (!req->headers[i] || strpbrk(req->headers[i], "\r\n"))
 			return T0_EINVAL;
-		n = curl_slist_append(c->hdrs, req->headers[i]);
+		n = t0_curl.slist_append(c->hdrs, req->headers[i]);
 		if (!n)
 			return T0_ENOMEM;
 		c->hdrs = n;
 	}
 	/* No "Expect: 100-continue" round trip, whatever the body size. */
-	if (!(c->hdrs = curl_slist_append(c->hdrs, "Expect:")))
+	if (!(c->hdrs = t0_curl.slist_append(c->hdrs, "Expect:")))
 		return T0_ENOMEM;
 	if (req->body) {
 		c->has_body = 1;
@@ -429,6 +426,9 @@ int http_request_ex(struct t0_loop *l, const struct http_req *req, http_done_cb 
 		return T0_EINVAL;
 	if (loop_closing(l))
 		return T0_ECLOSED;
+	rc = loop_curl_ready(l);
+	if (rc != T0_OK)
+		return rc;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return T0_ENOMEM;
@@ -463,7 +463,7 @@ const char *http_resp_header(const struct http_resp *resp, const char *name)
 
 	if (!resp || !resp->call || !resp->call->easy || !name)
 		return NULL;
-	if (curl_easy_header(resp->call->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+	if (t0_curl.easy_header(resp->call->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
 		return NULL;
 	return h->value;
 }

@@ -7,6 +7,7 @@
 
 #include <libwebsockets.h>
 
+#include "bot/curl_api.h"
 #include "bot/log.h"
 #include "bot/t0.h"
 
@@ -74,16 +75,16 @@ static void check_done(struct t0_loop *l)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(l->multi, &left))) {
+	while ((msg = t0_curl.multi_info_read(l->multi, &left))) {
 		struct loop_xfer *x = NULL;
 		CURL *easy = msg->easy_handle;
 		CURLcode result = msg->data.result;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+		t0_curl.easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
 		/* msg is invalid after this; everything needed was copied. */
-		curl_multi_remove_handle(l->multi, easy);
+		t0_curl.multi_remove_handle(l->multi, easy);
 		if (x && x->done)
 			x->done(x, easy, result);
 	}
@@ -118,7 +119,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	if (events & UV_WRITABLE)
 		flags |= CURL_CSELECT_OUT;
 	/* cs may be closed by the socket callback from here on. */
-	curl_multi_socket_action(l->multi, cs->fd, flags, &running);
+	t0_curl.multi_socket_action(l->multi, cs->fd, flags, &running);
 	check_done(l);
 }
 
@@ -130,7 +131,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 
 	if (what == CURL_POLL_REMOVE) {
 		if (cs) {
-			curl_multi_assign(l->multi, fd, NULL);
+			t0_curl.multi_assign(l->multi, fd, NULL);
 			sock_close(l, cs);
 		}
 		return 0;
@@ -151,7 +152,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		if (l->socks)
 			l->socks->prev = cs;
 		l->socks = cs;
-		curl_multi_assign(l->multi, fd, cs);
+		t0_curl.multi_assign(l->multi, fd, cs);
 	}
 	if (what & CURL_POLL_IN)
 		events |= UV_READABLE;
@@ -166,7 +167,7 @@ static void on_curl_timer_fire(uv_timer_t *t)
 	struct t0_loop *l = t->data;
 	int running = 0;
 
-	curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	t0_curl.multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(l);
 }
 
@@ -227,21 +228,23 @@ int loop_curl_ready(struct t0_loop *l)
 	if (l->closing)
 		return T0_ECLOSED;
 	if (!l->curl_global_ok) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		if (t0_curl_load() != T0_OK)
+			return T0_EIO;
+		if (t0_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 			log_err("loop", "curl_init_failed", "");
 			return T0_EHTTP;
 		}
 		l->curl_global_ok = 1;
 	}
-	l->multi = curl_multi_init();
+	l->multi = t0_curl.multi_init();
 	if (!l->multi) {
 		log_err("loop", "curl_init_failed", "what=multi");
 		return T0_ENOMEM;
 	}
-	curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
-	curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
+	t0_curl.multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	t0_curl.multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+	t0_curl.multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	t0_curl.multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
 	return T0_OK;
 }
 
@@ -376,8 +379,8 @@ int loop_xfer_start(struct t0_loop *l, CURL *easy, struct loop_xfer *x)
 	rc = loop_curl_ready(l);
 	if (rc != T0_OK)
 		return rc;
-	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
-	if (curl_multi_add_handle(l->multi, easy) != CURLM_OK)
+	t0_curl.easy_setopt(easy, CURLOPT_PRIVATE, x);
+	if (t0_curl.multi_add_handle(l->multi, easy) != CURLM_OK)
 		return T0_EHTTP;
 	return T0_OK;
 }
@@ -385,7 +388,7 @@ int loop_xfer_start(struct t0_loop *l, CURL *easy, struct loop_xfer *x)
 void loop_xfer_abort(struct t0_loop *l, CURL *easy)
 {
 	if (l->multi)
-		curl_multi_remove_handle(l->multi, easy);
+		t0_curl.multi_remove_handle(l->multi, easy);
 }
 
 static void on_sig_closed(uv_handle_t *h)
@@ -414,7 +417,7 @@ void loop_free(struct t0_loop *l)
 		j->cancel(j);
 	}
 	if (l->multi) {
-		curl_multi_cleanup(l->multi);
+		t0_curl.multi_cleanup(l->multi);
 		l->multi = NULL;
 	}
 	while (l->socks)
@@ -452,6 +455,6 @@ void loop_free(struct t0_loop *l)
 		}
 	}
 	if (l->curl_global_ok)
-		curl_global_cleanup();
+		t0_curl.global_cleanup();
 	free(l);
 }
