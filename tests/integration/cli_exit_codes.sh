@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every subcommand's --help, and the exit statuses: 0 ok, 1 runtime failure, 2 usage/config.
 set -uo pipefail
-bin=${1:?usage: cli_exit_codes.sh TIER0_BINARY}
+bin=$(realpath "${1:?usage: cli_exit_codes.sh TIER0_BINARY}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -67,6 +67,12 @@ expect 1 '' -- "$bin" audit verify --db "$tmp/missing.db"
 printf 'this is not a database, just text padding it out to a page.%.0s' {1..80} > "$tmp/junk.db"
 expect 1 '' -- "$bin" audit verify --db "$tmp/junk.db"
 expect 2 '' -- "$bin" audit export --db "$tmp/good.db" --since yesterday-ish
+
+# The demo runs from anywhere with no configuration; a corrupt store is a start-up error (1).
+out=$(cd "$tmp" && printf 'ping\n' | "$bin" demo --db "$tmp/demo.db" 2>&1)
+[ $? -eq 0 ] && grep -qx pong <<<"$out" || { echo "FAIL: demo did not answer ping: $out" >&2; fails=$((fails + 1)); }
+expect 1 "junk.db" -- "$bin" console --config config/demo/tier0.yaml --db "$tmp/junk.db"
+expect 1 "$tmp" -- "$bin" console --config config/demo/tier0.yaml --db "$tmp"
 
 if [ $fails -ne 0 ]; then
 	echo "$fails CLI checks failed" >&2
