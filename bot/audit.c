@@ -14,6 +14,7 @@
 #include "bot/event.h"
 #include "bot/log.h"
 #include "bot/t0.h"
+#include "bot/timeparse.h"
 
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 /* A detail larger than this is replaced by a marker so the record is still written. */
@@ -490,92 +491,6 @@ int audit_export(struct store *st, int64_t since_ms, FILE *out)
 	return rc;
 }
 
-/* Parses exactly `width` digits. */
-static int audit_digits(const char *s, int width, int *out)
-{
-	int v = 0, i;
-
-	for (i = 0; i < width; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t audit_days_from_civil(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int audit_days_in_month(int y, int m)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* RFC 3339 date-time ("2026-11-26T08:00:00Z", fraction and offset optional) or a date. */
-static int audit_parse_rfc3339(const char *s, int64_t *out_ms)
-{
-	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
-	int64_t ms = 0, scale = 100;
-	const char *p;
-
-	if (strlen(s) < 10 || audit_digits(s, 4, &y) || s[4] != '-' || audit_digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || audit_digits(s + 8, 2, &d))
-		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > audit_days_in_month(y, mo))
-		return -1;
-	p = s + 10;
-	if (*p != '\0') {
-		if ((*p != 'T' && *p != 't' && *p != ' ') || audit_digits(p + 1, 2, &h) ||
-		    p[3] != ':' || audit_digits(p + 4, 2, &mi) || p[6] != ':' ||
-		    audit_digits(p + 7, 2, &sec))
-			return -1;
-		p += 9;
-		if (h > 23 || mi > 59 || sec > 60)
-			return -1;
-		if (sec == 60) /* a leap second: the same instant as :59 for our purpose */
-			sec = 59;
-		if (*p == '.') {
-			p++;
-			if (!isdigit((unsigned char)*p))
-				return -1;
-			for (; isdigit((unsigned char)*p); p++) {
-				ms += (*p - '0') * scale;
-				scale /= 10;
-			}
-		}
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			sign = *p == '+' ? 1 : -1;
-			if (audit_digits(p + 1, 2, &oh) || p[3] != ':' || audit_digits(p + 4, 2, &om) ||
-			    oh > 23 || om > 59)
-				return -1;
-			p += 6;
-		} else {
-			return -1;
-		}
-		if (*p != '\0')
-			return -1;
-	}
-	*out_ms = ((audit_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
-		   sign * (oh * 3600 + om * 60)) * 1000 + ms;
-	return 0;
-}
-
 int audit_parse_since(const char *s, int64_t now_ms, int64_t *out_ms)
 {
 	int64_t n = 0, unit;
@@ -604,7 +519,7 @@ int audit_parse_since(const char *s, int64_t now_ms, int64_t *out_ms)
 			*out_ms = 0;
 		return T0_OK;
 	}
-	if (audit_parse_rfc3339(s, out_ms) != 0 || *out_ms < 0)
+	if (t0_time_parse(s, T0_TIME_OFFSET_REQUIRED, out_ms) != 0 || *out_ms < 0)
 		return T0_EINVAL;
 	return T0_OK;
 }

@@ -1,4 +1,3 @@
-#define _GNU_SOURCE /* strptime, timegm */
 #include "bot/cli.h"
 
 #include <getopt.h>
@@ -6,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bot/app.h"
@@ -15,6 +13,7 @@
 #include "bot/config.h"
 #include "bot/log.h"
 #include "bot/t0.h"
+#include "bot/timeparse.h"
 
 static const char usage_main[] =
 	"usage: tier0 <command> [options]\n"
@@ -78,18 +77,15 @@ static const char usage_audit[] =
 static int apply_fake_now(void)
 {
 	const char *s = getenv("TIER0_FAKE_NOW");
-	struct tm tm;
-	char *end;
+	int64_t ms = 0;
 
 	if (!s || !*s)
 		return 0;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end) {
-		fprintf(stderr, "tier0: TIER0_FAKE_NOW: expected YYYY-MM-DDTHH:MM:SSZ, got '%s'\n", s);
+	if (t0_time_parse(s, T0_TIME_OFFSET_REQUIRED, &ms) != 0 || ms <= 0) {
+		fprintf(stderr, "tier0: TIER0_FAKE_NOW: expected an RFC 3339 time, got '%s'\n", s);
 		return -1;
 	}
-	t0_set_fake_now_ms((int64_t)timegm(&tm) * 1000);
+	t0_set_fake_now_ms(ms);
 	return 0;
 }
 
