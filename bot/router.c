@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bot/audit.h"
@@ -19,6 +20,42 @@
 
 #define SEEN_TTL_MS (24LL * 3600 * 1000)
 
+/* A JSON string of s with bytes that are not valid UTF-8 replaced by '?', so nothing is dropped. */
+static json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j)
+		return j;
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (unsigned char *p = (unsigned char *)copy; *p; p++) {
+		size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+					 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+		size_t i;
+
+		for (i = 1; n && i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+		if (!n || i < n) {
+			*p = '?';
+			continue;
+		}
+		p += n - 1;
+	}
+	j = json_string(copy);
+	if (!j) /* overlong forms and surrogates: keep ASCII only */
+		for (unsigned char *p = (unsigned char *)copy; *p; p++)
+			if (*p >= 0x80)
+				*p = '?';
+	if (!j)
+		j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 static json_t *event_detail(const struct event *ev)
 {
 	json_t *d = json_object();
@@ -27,17 +64,17 @@ static json_t *event_detail(const struct event *ev)
 		return NULL;
 	json_object_set_new(d, "kind", json_string(event_kind_name(ev->kind)));
 	if (ev->text)
-		json_object_set_new(d, "text", json_string(ev->text));
+		json_object_set_new(d, "text", json_text(ev->text));
 	if (ev->command)
-		json_object_set_new(d, "command", json_string(ev->command));
+		json_object_set_new(d, "command", json_text(ev->command));
 	if (ev->action_id)
-		json_object_set_new(d, "action_id", json_string(ev->action_id));
+		json_object_set_new(d, "action_id", json_text(ev->action_id));
 	if (ev->value)
-		json_object_set_new(d, "value", json_string(ev->value));
+		json_object_set_new(d, "value", json_text(ev->value));
 	if (ev->thread)
-		json_object_set_new(d, "thread", json_string(ev->thread));
+		json_object_set_new(d, "thread", json_text(ev->thread));
 	if (ev->event_id)
-		json_object_set_new(d, "event_id", json_string(ev->event_id));
+		json_object_set_new(d, "event_id", json_text(ev->event_id));
 	return d;
 }
 

@@ -33,10 +33,14 @@ for bin in build-fuzz/tests/fuzz/fuzz_*; do
   corpus="build-fuzz/corpus/$name"
   mkdir -p "$corpus"
   echo "== $name: ${secs}s"
-  if ! "$bin" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  # The run's chatter goes to a log; the summary line and any crash report are printed.
+  if "$bin" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$name-" \
-       "$corpus" "$seeds"; then
-    echo "!! $name found a crash (see build-fuzz/artifacts/)" >&2
+       "$corpus" "$seeds" > "build-fuzz/$name.log" 2>&1; then
+    grep -E '^Done [0-9]+ runs' "build-fuzz/$name.log" || true
+  else
+    tail -60 "build-fuzz/$name.log" >&2
+    echo "!! $name found a crash (see build-fuzz/artifacts/, log build-fuzz/$name.log)" >&2
     failed=1
   fi
 done

@@ -209,6 +209,47 @@ static void test_router_overlong_message_is_refused_and_audited(void **state)
 	assert_int_equal(count, 2);
 }
 
+static void test_router_invalid_utf8_is_answered_and_audited_not_dropped(void **state)
+{
+	struct bot *b = *state;
+	struct event ev = message("echo caf\xe9 \xff\xfe ok");
+	struct reply *r = bot_handle(b, &ev);
+	struct rows rows = { 0 };
+	int64_t count = 0, bad = 0;
+
+	assert_non_null(r);
+	reply_free(r);
+	assert_int_equal(store_audit_each(b->store, 0, "#test", collect, &rows), T0_OK);
+	assert_int_equal(rows.n, 2);
+	assert_string_equal(rows.last_kind, "reply.sent");
+	json_decref(rows.last_detail);
+	assert_int_equal(audit_verify(b->store, &count, &bad), T0_OK);
+	assert_int_equal(count, 2);
+}
+
+static int first_detail(void *arg, const struct audit_row *row)
+{
+	json_t **out = arg;
+
+	if (!*out)
+		*out = json_loads(row->detail, 0, NULL);
+	return 0;
+}
+
+static void test_router_audit_keeps_text_with_invalid_bytes(void **state)
+{
+	struct bot *b = *state;
+	struct event ev = message("who owns caf\xe9");
+	struct reply *r = bot_handle(b, &ev);
+	json_t *d = NULL;
+
+	reply_free(r);
+	assert_int_equal(store_audit_each(b->store, 0, "#test", first_detail, &d), T0_OK);
+	assert_non_null(d);
+	assert_string_equal(json_string_value(json_object_get(d, "text")), "who owns caf?");
+	json_decref(d);
+}
+
 static void test_router_blast_radius_lists_transitive_dependents(void **state)
 {
 	struct bot *b = *state;
@@ -304,6 +345,8 @@ int main(void)
 		T(test_router_slash_command_alias),
 		T(test_router_near_miss_button_asks_again),
 		T(test_router_overlong_message_is_refused_and_audited),
+		T(test_router_invalid_utf8_is_answered_and_audited_not_dropped),
+		T(test_router_audit_keeps_text_with_invalid_bytes),
 		T(test_router_blast_radius_lists_transitive_dependents),
 		T(test_world_oncall_for_demo_entities),
 		cmocka_unit_test(test_world_reload_keeps_old_world_on_error),
