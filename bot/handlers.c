@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "bot/bot.h"
@@ -126,11 +127,26 @@ static int h_help(struct bot *b, const struct handler_req *req, struct reply *r)
 	return T0_OK;
 }
 
+/* The first entity of a kind, for examples drawn from the organisation's own catalog. */
+static const char *example_name(struct bot *b, const char *kind, const char *fallback)
+{
+	for (size_t i = 0; i < catalog_count(b->world->cat); i++) {
+		const struct cat_entity *e = catalog_at(b->world->cat, i);
+
+		if (strcasecmp(e->kind, kind) == 0)
+			return e->name;
+	}
+	return fallback;
+}
+
 int handler_unknown(struct bot *b, const struct handler_req *req, struct reply *r)
 {
-	reply_set_text(r, "Sorry, I didn't understand that. Try \"who owns payment-api\", "
-			  "\"who is on call for payments\", \"what depends on postgres\", "
-			  "\"runbook for checkout\", or \"help\".");
+	const char *svc = example_name(b, "Component", "<service>");
+
+	reply_set_text(r, "Sorry, I didn't understand that. Try \"who owns %s\", "
+			  "\"who is on call for %s\", \"what depends on %s\", "
+			  "\"runbook for %s\", or \"help\".",
+		       svc, example_name(b, "Group", "<team>"), example_name(b, "Resource", svc), svc);
 	r->visibility = REPLY_EPHEMERAL;
 	return T0_OK;
 }
