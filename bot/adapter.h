@@ -23,30 +23,41 @@ struct reply_target {
 };
 
 struct uv_loop_s;
+struct http_server;
 
 struct adapter_ctx {
 	struct bot *bot;
 	struct t0_loop *loop;
 	struct uv_loop_s *uv;
+	/* The inbound HTTP server (run mode with http.enabled), or NULL: adapters add routes. */
+	struct http_server *http;
 	/* An adapter asks the app to shut down (the console at end of input). */
 	void (*request_stop)(void *arg);
 	void *request_stop_arg;
 };
 
-typedef void (*adapter_done_cb)(void *arg, int rc);
+/*
+ * Completion of send/update, exactly once: rc, and for a send the platform's
+ * id of the posted message (Slack ts, Teams activity id), borrowed for the call.
+ */
+typedef void (*adapter_sent_cb)(void *arg, int rc, const char *message_ref);
 
 struct adapter_ops {
 	const char *name;
 	int kind; /* enum adapter_kind */
+	/* 1 when the configuration switches this adapter on (its section is present). */
+	int (*configured)(const struct config *cfg);
 	int (*init)(const struct adapter_ctx *ctx, void **state);
 	int (*start)(void *state);
 	void (*stop)(void *state);
 	void (*free)(void *state);
 	/* 1 when connected and able to take traffic (for /readyz). */
 	int (*ready)(void *state);
-	int (*send)(void *state, const struct reply_target *to, const struct reply *r);
+	/* Chat adapters. cb may be NULL; when set it is called exactly once (maybe before return). */
+	int (*send)(void *state, const struct reply_target *to, const struct reply *r,
+		    adapter_sent_cb cb, void *arg);
 	int (*update)(void *state, const struct reply_target *to, const char *message_ref,
-		      const struct reply *r);
+		      const struct reply *r, adapter_sent_cb cb, void *arg);
 };
 
 /* NULL-terminated list of every adapter this build knows. */

@@ -116,7 +116,7 @@ static void route_metrics(const struct http_request *req, struct http_response *
 static void drain_check(uv_timer_t *t)
 {
 	struct app *a = t->data;
-	size_t inflight = loop_inflight(a->loop);
+	size_t inflight = loop_inflight(a->loop) + a->bot->pending;
 
 	if (inflight == 0 || t0_mono_ns() >= a->drain_deadline_ns) {
 		if (inflight)
@@ -179,6 +179,7 @@ static int add_adapter(struct app *a, const struct adapter_ops *ops)
 		.bot = a->bot,
 		.loop = a->loop,
 		.uv = loop_uv(a->loop),
+		.http = a->http,
 		.request_stop = request_stop,
 		.request_stop_arg = a,
 	};
@@ -194,6 +195,8 @@ static int add_adapter(struct app *a, const struct adapter_ops *ops)
 	}
 	ad->ops = ops;
 	a->nadapters++;
+	if (ops->kind == ADAPTER_CHAT)
+		return bot_chat_register(a->bot, ops, ad->state);
 	return T0_OK;
 }
 
@@ -263,13 +266,32 @@ int app_main(const struct app_opts *o)
 		fprintf(stderr, "tier0: %s\n", err);
 		goto out;
 	}
-	if (o->mode != APP_RUN && add_adapter(&a, &console_ops) != T0_OK)
-		goto out;
+	a.bot->loop = a.loop;
+	if (o->mode != APP_RUN) {
+		if (add_adapter(&a, &console_ops) != T0_OK)
+			goto out;
+	} else {
+		/* Every adapter whose section the configuration has (the console is for `console`). */
+		for (size_t i = 0; adapter_registry[i]; i++) {
+			const struct adapter_ops *ops = adapter_registry[i];
+
+			if (ops == &console_ops || !ops->configured ||
+			    !ops->configured(a.bot->world->cfg))
+				continue;
+			rc = add_adapter(&a, ops);
+			if (rc != T0_OK) {
+				status = rc == T0_ECONFIG ? T0_EXIT_USAGE : T0_EXIT_RUNTIME;
+				goto out;
+			}
+		}
+	}
 	for (size_t i = 0; i < a.nadapters; i++) {
 		rc = a.adapters[i].ops->start ? a.adapters[i].ops->start(a.adapters[i].state) : T0_OK;
 		if (rc != T0_OK) {
 			fprintf(stderr, "tier0: adapter %s failed to start: %s\n",
 				a.adapters[i].ops->name, t0_rc_str(rc));
+			/* A configuration the platform refuses (bad token) is the operator's to fix. */
+			status = rc == T0_ECONFIG ? T0_EXIT_USAGE : T0_EXIT_RUNTIME;
 			goto out;
 		}
 		a.adapters[i].started = 1;
@@ -282,13 +304,18 @@ int app_main(const struct app_opts *o)
 	log_info("app", "stopped", "status=%d events=%llu", status,
 		 (unsigned long long)a.bot->events_handled);
 out:
-	for (size_t i = 0; i < a.nadapters; i++) {
+	for (size_t i = 0; i < a.nadapters; i++)
 		if (a.adapters[i].started && a.adapters[i].ops->stop)
 			a.adapters[i].ops->stop(a.adapters[i].state);
+	/*
+	 * The loop goes first: it fails outstanding requests (their answers still
+	 * reach live adapters) and runs until every handle has closed.
+	 */
+	loop_free(a.loop);
+	bot_chat_unregister_all(a.bot);
+	for (size_t i = 0; i < a.nadapters; i++)
 		a.adapters[i].ops->free(a.adapters[i].state);
-	}
 	http_server_free(a.http);
-	loop_free(a.loop); /* runs the loop until every handle has closed */
 	bot_free(a.bot);
 	metrics_reset();
 	return status;

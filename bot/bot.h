@@ -26,11 +26,27 @@ struct bot_world {
 	struct intent_engine *intents;
 };
 
+struct adapter_ops;
+struct reply_target;
+struct t0_loop;
+
+#define BOT_MAX_CHATS 8
+
+/* A running chat adapter the core can post through (incident cards, async answers). */
+struct bot_chat {
+	const struct adapter_ops *ops;
+	void *state;
+};
+
 struct bot {
 	struct bot_world *world;
 	struct store *store;
+	struct t0_loop *loop; /* NULL in tests without a loop */
 	int64_t started_ms;
 	uint64_t events_handled;
+	uint64_t pending; /* handlers still working (async) */
+	struct bot_chat chats[BOT_MAX_CHATS];
+	size_t nchats;
 };
 
 /*
@@ -50,7 +66,41 @@ int bot_reload(struct bot *b, char *err, size_t errlen);
  * Handles one event: audits it, routes it to an intent, runs the handler and
  * audits the reply. Returns the reply (caller frees) or NULL when nothing is to
  * be said (a duplicate event). Never fails silently: an error becomes a reply.
+ * For synchronous callers (tests, benchmarks): an asynchronous handler's reply
+ * is not waited for; it says it is working and the answer is lost. Adapters
+ * use bot_dispatch.
  */
 struct reply *bot_handle(struct bot *b, const struct event *ev);
+
+/*
+ * The same, for adapters: cb is called exactly once with the reply (the
+ * callee takes it over) or NULL for a duplicate, at once for synchronous
+ * handlers, later for handlers that wait on outside services. The event is
+ * copied as needed; its strings may be freed when bot_dispatch returns.
+ */
+typedef void (*bot_reply_cb)(void *arg, struct reply *r);
+void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *arg);
+
+/*
+ * An asynchronous handler calls bot_pending_take(req) and returns T0_OK
+ * without touching the reply further; later, on the loop, it completes with
+ * bot_pending_finish(p, reply) (taking the reply over; NULL means an error
+ * reply). The router audits the reply and calls the adapter's callback then.
+ */
+struct bot_pending;
+struct handler_req;
+struct bot_pending *bot_pending_take(const struct handler_req *req);
+void bot_pending_finish(struct bot_pending *p, struct reply *r);
+
+/* Chat adapters register so the core can post without an event to answer. */
+int bot_chat_register(struct bot *b, const struct adapter_ops *ops, void *state);
+void bot_chat_unregister_all(struct bot *b);
+/* platform NULL = the first registered chat adapter. T0_ENOTFOUND when none. */
+int bot_post(struct bot *b, const char *platform, const struct reply_target *to,
+	     const struct reply *r, void (*cb)(void *arg, int rc, const char *message_ref),
+	     void *arg);
+int bot_update(struct bot *b, const char *platform, const struct reply_target *to,
+	       const char *message_ref, const struct reply *r,
+	       void (*cb)(void *arg, int rc, const char *message_ref), void *arg);
 
 #endif

@@ -611,10 +611,77 @@ static const struct {
 	{ INTENT_REPLY, handler_reply_template },
 };
 
+/*
+ * Handlers registered at run time by modules that live outside this file
+ * (incidents, actions, the LLM agent) and by tests; they take precedence.
+ */
+#define HANDLER_MAX_REGISTERED 32
+
+static struct {
+	char name[64];
+	handler_fn fn;
+	int is_action;
+} registered[HANDLER_MAX_REGISTERED];
+static size_t nregistered;
+
+static int register_one(const char *name, handler_fn fn, int is_action)
+{
+	for (size_t i = 0; i < nregistered; i++) {
+		if (registered[i].is_action == is_action && strcmp(registered[i].name, name) == 0) {
+			registered[i].fn = fn; /* re-registering replaces; NULL removes */
+			return T0_OK;
+		}
+	}
+	if (!fn)
+		return T0_OK;
+	if (nregistered >= HANDLER_MAX_REGISTERED || strlen(name) >= sizeof(registered[0].name))
+		return T0_ETOOBIG;
+	snprintf(registered[nregistered].name, sizeof(registered[0].name), "%s", name);
+	registered[nregistered].fn = fn;
+	registered[nregistered].is_action = is_action;
+	nregistered++;
+	return T0_OK;
+}
+
+int handler_register(const char *intent, handler_fn fn)
+{
+	return register_one(intent, fn, 0);
+}
+
+int handler_register_action(const char *prefix, handler_fn fn)
+{
+	return register_one(prefix, fn, 1);
+}
+
 handler_fn handler_for(const char *intent)
 {
+	for (size_t i = 0; i < nregistered; i++)
+		if (!registered[i].is_action && registered[i].fn &&
+		    strcmp(registered[i].name, intent) == 0)
+			return registered[i].fn;
 	for (size_t i = 0; i < T0_ARRAY_LEN(handlers); i++)
 		if (strcmp(handlers[i].intent, intent) == 0)
 			return handlers[i].fn;
+	return NULL;
+}
+
+/* Buttons whose action id starts with a prefix here go to its handler. */
+static const struct {
+	const char *prefix;
+	handler_fn fn;
+} action_handlers[] = {
+	{ NULL, NULL },
+};
+
+handler_fn handler_for_action(const char *action_id)
+{
+	for (size_t i = 0; i < nregistered; i++)
+		if (registered[i].is_action && registered[i].fn &&
+		    strncmp(action_id, registered[i].name, strlen(registered[i].name)) == 0)
+			return registered[i].fn;
+	for (size_t i = 0; i < T0_ARRAY_LEN(action_handlers); i++)
+		if (action_handlers[i].prefix &&
+		    strncmp(action_id, action_handlers[i].prefix, strlen(action_handlers[i].prefix)) == 0)
+			return action_handlers[i].fn;
 	return NULL;
 }

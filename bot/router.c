@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot/adapter.h"
 #include "bot/audit.h"
 #include "bot/catalog.h"
 #include "bot/config.h"
@@ -130,18 +131,121 @@ static const char *event_text(struct bot *b, const struct event *ev, char *buf, 
 	}
 }
 
-struct reply *bot_handle(struct bot *b, const struct event *ev)
+/* One event being answered; lives until the reply is audited and handed over. */
+struct bot_pending {
+	struct bot *b;
+	bot_reply_cb cb;
+	void *arg;
+	char *platform, *user_id, *display_name, *email, *channel;
+	int kind;
+	int matched;
+	int taken;
+	uint64_t t0;
+	struct intent_match m; /* owns its slot values */
+};
+
+static char *dup_or_null(const char *s)
 {
-	struct intent_match m;
-	struct handler_req req = { .ev = ev, .m = &m };
+	return s ? strdup(s) : NULL;
+}
+
+static void pending_free(struct bot_pending *p)
+{
+	intent_match_clear(&p->m);
+	free(p->platform);
+	free(p->user_id);
+	free(p->display_name);
+	free(p->email);
+	free(p->channel);
+	free(p);
+}
+
+/* Audits the reply, counts it and hands it to the adapter. Takes r and p. */
+static void pending_complete(struct bot_pending *p, struct reply *r)
+{
+	struct actor actor = {
+		.platform = p->platform,
+		.user_id = p->user_id,
+		.display_name = p->display_name,
+		.email = p->email,
+	};
+	struct bot *b = p->b;
+	json_t *detail;
+	char labels[160];
+	double secs = (double)(t0_mono_ns() - p->t0) / 1e9;
+
+	if (!r) {
+		r = reply_new();
+		if (r)
+			reply_set_text(r, "Something went wrong answering that. It has been logged.");
+	}
+	if (r && !r->intent)
+		reply_set_intent(r, p->matched ? p->m.intent : "unknown");
+	if (r) {
+		detail = match_detail(&p->m, p->matched, r);
+		if (audit_append(b->store, &actor, p->channel, "reply.sent", detail, NULL) != T0_OK) {
+			log_err("router", "audit_failed", "kind=reply.sent channel=%s", p->channel);
+			metrics_counter_add("tier0_audit_failures_total", NULL, 1);
+		}
+		json_decref(detail);
+		snprintf(labels, sizeof(labels), "platform=\"%s\",kind=\"%s\",intent=\"%s\"",
+			 p->platform ? p->platform : "", event_kind_name(p->kind),
+			 r->intent ? r->intent : "");
+		metrics_counter_add("tier0_events_total", labels, 1);
+		snprintf(labels, sizeof(labels), "platform=\"%s\"", p->platform ? p->platform : "");
+		metrics_histogram_observe("tier0_event_duration_seconds", labels, secs);
+		log_info("router", "handled", "platform=%s channel=%s user=%s intent=%s us=%llu",
+			 p->platform, p->channel, p->user_id, r->intent,
+			 (unsigned long long)((t0_mono_ns() - p->t0) / 1000));
+	}
+	p->cb(p->arg, r);
+	pending_free(p);
+}
+
+struct bot_pending *bot_pending_take(const struct handler_req *req)
+{
+	struct bot_pending *p = req->pending ? *req->pending : NULL;
+
+	if (!p || p->taken)
+		return NULL;
+	p->taken = 1;
+	p->b->pending++;
+	return p;
+}
+
+void bot_pending_finish(struct bot_pending *p, struct reply *r)
+{
+	if (!p)
+		return;
+	p->b->pending--;
+	pending_complete(p, r);
+}
+
+static int copy_actor(struct bot_pending *p, const struct event *ev)
+{
+	p->platform = dup_or_null(ev->actor.platform ? ev->actor.platform : "unknown");
+	p->user_id = dup_or_null(ev->actor.user_id);
+	p->display_name = dup_or_null(ev->actor.display_name);
+	p->email = dup_or_null(ev->actor.email);
+	p->channel = dup_or_null(ev->channel);
+	return p->platform && (!ev->actor.user_id || p->user_id) &&
+			       (!ev->actor.display_name || p->display_name) &&
+			       (!ev->actor.email || p->email) && (!ev->channel || p->channel)
+		       ? T0_OK
+		       : T0_ENOMEM;
+}
+
+void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *arg)
+{
+	struct bot_pending *p = NULL, *slot;
+	struct handler_req req = { .ev = ev };
 	struct reply *r = NULL;
 	json_t *detail = NULL;
 	char buf[INTENT_MAX_TEXT + 256];
 	const char *text;
-	uint64_t t0 = t0_mono_ns();
-	int matched = 0, rc;
+	handler_fn action_fn = NULL;
+	int rc;
 
-	memset(&m, 0, sizeof(m));
 	if (ev->event_id) {
 		char key[512];
 		int first = 1;
@@ -152,7 +256,8 @@ struct reply *bot_handle(struct bot *b, const struct event *ev)
 			log_info("router", "duplicate", "platform=%s event_id=%s", ev->actor.platform,
 				 ev->event_id);
 			metrics_counter_add("tier0_events_duplicate_total", NULL, 1);
-			return NULL;
+			cb(arg, NULL);
+			return;
 		}
 	}
 	b->events_handled++;
@@ -169,55 +274,149 @@ struct reply *bot_handle(struct bot *b, const struct event *ev)
 	}
 	json_decref(detail);
 
+	p = calloc(1, sizeof(*p));
 	r = reply_new();
-	if (!r)
-		return NULL;
+	if (!p || !r || copy_actor(p, ev) != T0_OK) {
+		if (p)
+			pending_free(p);
+		reply_free(r);
+		cb(arg, NULL);
+		return;
+	}
+	p->b = b;
+	p->cb = cb;
+	p->arg = arg;
+	p->kind = ev->kind;
+	p->t0 = t0_mono_ns();
+	slot = p;
+	req.m = &p->m;
+	req.pending = &slot;
 
-	text = event_text(b, ev, buf, sizeof(buf));
-	rc = text ? intent_match(b->world->intents, text, &m) : T0_ENOTFOUND;
-	if (rc == T0_OK) {
-		handler_fn fn = handler_for(m.intent);
+	if (ev->kind == EVENT_INTERACTION && ev->action_id)
+		action_fn = handler_for_action(ev->action_id);
+	text = action_fn ? NULL : event_text(b, ev, buf, sizeof(buf));
+	rc = text ? intent_match(b->world->intents, text, &p->m) : T0_ENOTFOUND;
+	if (action_fn) {
+		rc = action_fn(b, &req, r);
+		reply_set_intent(r, ev->action_id);
+	} else if (rc == T0_OK) {
+		handler_fn fn = handler_for(p->m.intent);
 
-		matched = 1;
+		p->matched = 1;
 		rc = fn ? fn(b, &req, r) : handler_unknown(b, &req, r);
-		if (rc != T0_OK) {
-			log_err("router", "handler_failed", "intent=%s rc=%s", m.intent, t0_rc_str(rc));
-			reply_set_text(r, "Something went wrong answering that (%s). It has been logged.",
-				       t0_rc_str(rc));
-		}
-		reply_set_intent(r, m.intent);
+		if (!p->taken)
+			reply_set_intent(r, p->m.intent);
 	} else if (rc == T0_ETOOBIG) {
 		reply_set_text(r, "That message is too long for me (at most %d characters).",
 			       INTENT_MAX_TEXT);
 		reply_set_intent(r, "too_long");
+		rc = T0_OK;
 	} else if (ev->kind == EVENT_INTERACTION) {
 		reply_set_text(r, "That button is no longer active.");
 		reply_set_intent(r, "interaction_unknown");
+		rc = T0_OK;
 	} else {
 		handler_unknown(b, &req, r);
 		reply_set_intent(r, "unknown");
+		rc = T0_OK;
 	}
-
-	detail = match_detail(&m, matched, r);
-	if (audit_append(b->store, &ev->actor, ev->channel, "reply.sent", detail, NULL) != T0_OK) {
-		log_err("router", "audit_failed", "kind=reply.sent channel=%s", ev->channel);
-		metrics_counter_add("tier0_audit_failures_total", NULL, 1);
+	if (p->taken) {
+		/* The handler answers later through bot_pending_finish. */
+		reply_free(r);
+		return;
 	}
-	json_decref(detail);
-
-	{
-		char labels[160];
-		double secs = (double)(t0_mono_ns() - t0) / 1e9;
-
-		snprintf(labels, sizeof(labels), "platform=\"%s\",kind=\"%s\",intent=\"%s\"",
-			 ev->actor.platform, event_kind_name(ev->kind), r->intent ? r->intent : "");
-		metrics_counter_add("tier0_events_total", labels, 1);
-		snprintf(labels, sizeof(labels), "platform=\"%s\"", ev->actor.platform);
-		metrics_histogram_observe("tier0_event_duration_seconds", labels, secs);
+	if (rc != T0_OK) {
+		log_err("router", "handler_failed", "intent=%s rc=%s", p->matched ? p->m.intent : "",
+			t0_rc_str(rc));
+		reply_set_text(r, "Something went wrong answering that (%s). It has been logged.",
+			       t0_rc_str(rc));
 	}
-	log_info("router", "handled", "platform=%s channel=%s user=%s intent=%s us=%llu",
-		 ev->actor.platform, ev->channel, ev->actor.user_id, r->intent,
-		 (unsigned long long)((t0_mono_ns() - t0) / 1000));
-	intent_match_clear(&m);
+	pending_complete(p, r);
+}
+
+/* bot_handle's rendezvous with a reply that may come after it has returned. */
+struct sync_box {
+	struct reply *r;
+	int done;
+	int abandoned;
+};
+
+static void sync_cb(void *arg, struct reply *r)
+{
+	struct sync_box *box = arg;
+
+	if (box->abandoned) {
+		reply_free(r);
+		free(box);
+		return;
+	}
+	box->r = r;
+	box->done = 1;
+}
+
+struct reply *bot_handle(struct bot *b, const struct event *ev)
+{
+	struct sync_box *box = calloc(1, sizeof(*box));
+	struct reply *r;
+
+	if (!box)
+		return NULL;
+	bot_dispatch(b, ev, sync_cb, box);
+	if (box->done) {
+		r = box->r;
+		free(box);
+		return r;
+	}
+	box->abandoned = 1;
+	r = reply_new();
+	if (r) {
+		reply_set_text(r, "Working on it...");
+		reply_set_intent(r, "pending");
+	}
 	return r;
+}
+
+int bot_chat_register(struct bot *b, const struct adapter_ops *ops, void *state)
+{
+	if (b->nchats >= BOT_MAX_CHATS)
+		return T0_ETOOBIG;
+	b->chats[b->nchats].ops = ops;
+	b->chats[b->nchats].state = state;
+	b->nchats++;
+	return T0_OK;
+}
+
+void bot_chat_unregister_all(struct bot *b)
+{
+	b->nchats = 0;
+}
+
+static struct bot_chat *chat_for(struct bot *b, const char *platform)
+{
+	for (size_t i = 0; i < b->nchats; i++)
+		if (!platform || strcmp(b->chats[i].ops->name, platform) == 0)
+			return &b->chats[i];
+	return NULL;
+}
+
+int bot_post(struct bot *b, const char *platform, const struct reply_target *to,
+	     const struct reply *r, void (*cb)(void *arg, int rc, const char *message_ref),
+	     void *arg)
+{
+	struct bot_chat *c = chat_for(b, platform);
+
+	if (!c || !c->ops->send)
+		return T0_ENOTFOUND;
+	return c->ops->send(c->state, to, r, cb, arg);
+}
+
+int bot_update(struct bot *b, const char *platform, const struct reply_target *to,
+	       const char *message_ref, const struct reply *r,
+	       void (*cb)(void *arg, int rc, const char *message_ref), void *arg)
+{
+	struct bot_chat *c = chat_for(b, platform);
+
+	if (!c || !c->ops->update)
+		return T0_ENOTFOUND;
+	return c->ops->update(c->state, to, message_ref, r, cb, arg);
 }

@@ -51,6 +51,10 @@ struct console {
 	struct saved_button *buttons;
 	size_t nbuttons;
 	int pending_confirm; /* 1-based button waiting for y/n, 0 none */
+	int waiting, in_dispatch, paused, file_reading;
+	uint64_t posted;
+	char *rest; /* input read but not yet handled while paused */
+	size_t rest_len;
 	FILE *out;
 	uint64_t lines;
 };
@@ -118,18 +122,39 @@ static void fill_actor(struct console *c, struct actor *a)
 	a->email = cfg->console_email ? cfg->console_email : (u ? u->email : NULL);
 }
 
+static void pause_input(struct console *c);
+static void resume_input(struct console *c);
+
+static void on_reply(void *arg, struct reply *r)
+{
+	struct console *c = arg;
+
+	if (r) {
+		print_reply(c, r);
+		buttons_save(c, r);
+		reply_free(r);
+	}
+	c->waiting = 0;
+	if (!c->in_dispatch && c->paused) {
+		/* An answer that took a while: go on with the script where it stopped. */
+		resume_input(c);
+	}
+}
+
+/*
+ * Lines are answered strictly in order: while an answer is outstanding, input
+ * is paused, so a script's replies come out in the order of its lines.
+ */
 static void dispatch(struct console *c, struct event *ev)
 {
-	struct reply *r;
-
 	fill_actor(c, &ev->actor);
 	ev->channel = c->ctx.bot->world->cfg->console_channel;
-	r = bot_handle(c->ctx.bot, ev);
-	if (!r)
-		return;
-	print_reply(c, r);
-	buttons_save(c, r);
-	reply_free(r);
+	c->waiting = 1;
+	c->in_dispatch = 1;
+	bot_dispatch(c->ctx.bot, ev, on_reply, c);
+	c->in_dispatch = 0;
+	if (c->waiting)
+		pause_input(c);
 }
 
 static void press(struct console *c, size_t index)
@@ -228,6 +253,19 @@ static void feed(struct console *c, const char *data, size_t len)
 			}
 			c->line_len = 0;
 			c->line_overflow = 0;
+			if (c->paused) {
+				/* Keep the rest of this chunk for when the answer has come. */
+				size_t left = len - i - 1;
+				char *keep = left ? malloc(left) : NULL;
+
+				if (left && keep) {
+					memcpy(keep, data + i + 1, left);
+					free(c->rest);
+					c->rest = keep;
+					c->rest_len = left;
+				}
+				return;
+			}
 			prompt(c);
 			continue;
 		}
@@ -256,6 +294,8 @@ static void at_eof(struct console *c)
 		c->ctx.request_stop(c->ctx.request_stop_arg);
 }
 
+static void on_file_read(uv_fs_t *req);
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct console *c = h->data;
@@ -281,27 +321,75 @@ static void on_stream_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 }
 
+static int file_read_next(struct console *c)
+{
+	uv_buf_t buf = uv_buf_init(c->readbuf, CONSOLE_READ_CHUNK);
+
+	c->fs_req.data = c;
+	return uv_fs_read(c->uv, &c->fs_req, c->fd, &buf, 1, c->file_off, on_file_read);
+}
+
 static void on_file_read(uv_fs_t *req)
 {
 	struct console *c = req->data;
 	ssize_t n = req->result;
 
 	uv_fs_req_cleanup(req);
+	c->file_reading = 0;
 	if (n > 0 && !c->eof && !c->closing) {
-		uv_buf_t buf = uv_buf_init(c->readbuf, CONSOLE_READ_CHUNK);
-
-		feed(c, c->readbuf, (size_t)n);
 		c->file_off += n;
-		if (!c->eof && !c->closing &&
-		    uv_fs_read(c->uv, &c->fs_req, c->fd, &buf, 1, c->file_off, on_file_read) == 0)
+		feed(c, c->readbuf, (size_t)n);
+		if (c->paused)
+			return; /* resume_input reads on */
+		if (!c->eof && !c->closing && file_read_next(c) == 0) {
+			c->file_reading = 1;
 			return;
-	} else if (n < 0) {
+		}
+	} else if (n < 0 && n != UV_ECANCELED) {
 		log_warn("console", "read_error", "error=%s", uv_strerror((int)n));
 	}
 	c->closed = 1; /* no handle to close for a file */
 	at_eof(c);
 	if (c->free_pending)
 		console_ops.free(c);
+}
+
+static void pause_input(struct console *c)
+{
+	if (c->paused)
+		return;
+	c->paused = 1;
+	if (c->handle_type != UV_FILE && c->started && !c->closing && !c->closed)
+		uv_read_stop((uv_stream_t *)&c->h);
+}
+
+static void resume_input(struct console *c)
+{
+	char *rest = c->rest;
+	size_t len = c->rest_len;
+
+	c->paused = 0;
+	c->rest = NULL;
+	c->rest_len = 0;
+	if (rest) {
+		feed(c, rest, len);
+		free(rest);
+		if (c->paused)
+			return;
+	}
+	prompt(c);
+	if (c->eof || c->closing || c->closed)
+		return;
+	if (c->handle_type == UV_FILE) {
+		if (!c->file_reading && file_read_next(c) == 0)
+			c->file_reading = 1;
+		else if (!c->file_reading) {
+			c->closed = 1;
+			at_eof(c);
+		}
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->h, on_alloc, on_stream_read);
 }
 
 static int console_init(const struct adapter_ctx *ctx, void **state)
@@ -340,16 +428,14 @@ static int console_start(void *state)
 			err = uv_pipe_open(&c->h.pipe, c->fd);
 		break;
 	case UV_FILE: {
-		uv_buf_t buf = uv_buf_init(c->readbuf, CONSOLE_READ_CHUNK);
-
-		c->fs_req.data = c;
 		c->started = 1;
-		err = uv_fs_read(c->uv, &c->fs_req, c->fd, &buf, 1, 0, on_file_read);
+		err = file_read_next(c);
 		if (err) {
 			log_err("console", "start_failed", "error=%s", uv_strerror(err));
 			c->closed = 1;
 			return T0_EIO;
 		}
+		c->file_reading = 1;
 		goto started;
 	}
 	default:
@@ -381,6 +467,7 @@ started:
 static void free_state(struct console *c)
 {
 	buttons_clear(c);
+	free(c->rest);
 	free(c->readbuf);
 	free(c);
 }
@@ -403,7 +490,10 @@ static void console_stop(void *state)
 	c->closing = 1;
 	c->eof = 1;
 	if (c->handle_type == UV_FILE) {
-		uv_cancel((uv_req_t *)&c->fs_req); /* on_file_read sees UV_ECANCELED */
+		if (c->file_reading)
+			uv_cancel((uv_req_t *)&c->fs_req); /* on_file_read sees UV_ECANCELED */
+		else
+			c->closed = 1; /* paused between reads: nothing in flight */
 		return;
 	}
 	if (c->handle_type == UV_TTY)
@@ -433,9 +523,29 @@ static int console_ready(void *state)
 	return c->started && !c->eof;
 }
 
-static int console_send(void *state, const struct reply_target *to, const struct reply *r)
+static int console_send(void *state, const struct reply_target *to, const struct reply *r,
+			adapter_sent_cb cb, void *arg)
 {
-	print_reply(state, r);
+	struct console *c = state;
+	char ref[32];
+
+	print_reply(c, r);
+	snprintf(ref, sizeof(ref), "console:%llu", (unsigned long long)++c->posted);
+	if (cb)
+		cb(arg, T0_OK, ref);
+	return T0_OK;
+}
+
+/* A terminal cannot edit what it printed: an update is printed again, marked. */
+static int console_update(void *state, const struct reply_target *to, const char *message_ref,
+			  const struct reply *r, adapter_sent_cb cb, void *arg)
+{
+	struct console *c = state;
+
+	fprintf(c->out, "(update to %s)\n", message_ref ? message_ref : "?");
+	print_reply(c, r);
+	if (cb)
+		cb(arg, T0_OK, message_ref);
 	return T0_OK;
 }
 
@@ -448,6 +558,7 @@ const struct adapter_ops console_ops = {
 	.free = console_free,
 	.ready = console_ready,
 	.send = console_send,
+	.update = console_update,
 };
 
 uint64_t console_lines_read(void *state)

@@ -18,6 +18,7 @@
 #include "bot/catalog.h"
 #include "bot/config.h"
 #include "bot/event.h"
+#include "bot/handlers.h"
 #include "bot/log.h"
 #include "bot/oncall.h"
 #include "bot/reply.h"
@@ -286,6 +287,89 @@ static void test_world_oncall_for_demo_entities(void **state)
 			 T0_ENOTFOUND);
 }
 
+static struct bot_pending *parked;
+
+/* A handler that answers later, like one waiting on PagerDuty or an LLM. */
+static int slow_ping(struct bot *b, const struct handler_req *req, struct reply *r)
+{
+	parked = bot_pending_take(req);
+	assert_non_null(parked);
+	assert_null(bot_pending_take(req)); /* only once */
+	return T0_OK;
+}
+
+struct got {
+	int calls;
+	struct reply *r;
+};
+
+static void got_reply(void *arg, struct reply *r)
+{
+	struct got *g = arg;
+
+	g->calls++;
+	g->r = r;
+}
+
+static void test_router_async_handler_answers_later_and_is_audited(void **state)
+{
+	struct bot *b = *state;
+	struct event ev = message("ping");
+	struct got g = { 0 };
+	struct reply *late, *r;
+	int64_t count = 0, bad = 0;
+
+	assert_int_equal(handler_register("ping", slow_ping), T0_OK);
+	bot_dispatch(b, &ev, got_reply, &g);
+	assert_int_equal(g.calls, 0);
+	assert_int_equal(b->pending, 1);
+	assert_int_equal(audit_verify(b->store, &count, &bad), T0_OK);
+	assert_int_equal(count, 1); /* the message is on record before the answer */
+
+	late = reply_new();
+	reply_set_text(late, "pong, eventually");
+	bot_pending_finish(parked, late);
+	assert_int_equal(g.calls, 1);
+	assert_string_equal(g.r->text, "pong, eventually");
+	assert_string_equal(g.r->intent, "ping");
+	assert_int_equal(b->pending, 0);
+	reply_free(g.r);
+	assert_int_equal(audit_verify(b->store, &count, &bad), T0_OK);
+	assert_int_equal(count, 2);
+
+	/* A synchronous caller gets a holding answer; the late reply is freed, not leaked. */
+	r = bot_handle(b, &ev);
+	assert_string_equal(r->intent, "pending");
+	reply_free(r);
+	bot_pending_finish(parked, NULL);
+	assert_int_equal(b->pending, 0);
+	assert_int_equal(handler_register("ping", NULL), T0_OK);
+	r = bot_handle(b, &ev);
+	assert_string_equal(r->text, "pong");
+	reply_free(r);
+}
+
+static void test_router_registered_button_prefix_gets_the_click(void **state)
+{
+	struct bot *b = *state;
+	struct event ev = message(NULL);
+	struct reply *r;
+
+	ev.kind = EVENT_INTERACTION;
+	ev.action_id = "approval.approve";
+	ev.value = "req-1";
+	assert_int_equal(handler_register_action("approval.", slow_ping), T0_OK);
+	parked = NULL;
+	r = bot_handle(b, &ev);
+	assert_non_null(parked);
+	bot_pending_finish(parked, NULL);
+	reply_free(r);
+	assert_int_equal(handler_register_action("approval.", NULL), T0_OK);
+	r = bot_handle(b, &ev);
+	assert_string_equal(r->text, "That button is no longer active.");
+	reply_free(r);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *fp = fopen(path, "w");
@@ -349,6 +433,8 @@ int main(void)
 		T(test_router_audit_keeps_text_with_invalid_bytes),
 		T(test_router_blast_radius_lists_transitive_dependents),
 		T(test_world_oncall_for_demo_entities),
+		T(test_router_async_handler_answers_later_and_is_audited),
+		T(test_router_registered_button_prefix_gets_the_click),
 		cmocka_unit_test(test_world_reload_keeps_old_world_on_error),
 	};
 
