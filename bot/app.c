@@ -267,22 +267,24 @@ int app_main(const struct app_opts *o)
 		goto out;
 	}
 	a.bot->loop = a.loop;
-	if (o->mode != APP_RUN) {
-		if (add_adapter(&a, &console_ops) != T0_OK)
-			goto out;
-	} else {
-		/* Every adapter whose section the configuration has (the console is for `console`). */
-		for (size_t i = 0; adapter_registry[i]; i++) {
-			const struct adapter_ops *ops = adapter_registry[i];
+	if (o->mode != APP_RUN && add_adapter(&a, &console_ops) != T0_OK)
+		goto out;
+	/*
+	 * Every adapter whose section the configuration has. In `console` and
+	 * `demo` the terminal is the only chat: other chat adapters stay off, while
+	 * sources (incidents, deployments, LLM providers) still run.
+	 */
+	for (size_t i = 0; adapter_registry[i]; i++) {
+		const struct adapter_ops *ops = adapter_registry[i];
 
-			if (ops == &console_ops || !ops->configured ||
-			    !ops->configured(a.bot->world->cfg))
-				continue;
-			rc = add_adapter(&a, ops);
-			if (rc != T0_OK) {
-				status = rc == T0_ECONFIG ? T0_EXIT_USAGE : T0_EXIT_RUNTIME;
-				goto out;
-			}
+		if (ops == &console_ops || !ops->configured || !ops->configured(a.bot->world->cfg))
+			continue;
+		if (o->mode != APP_RUN && ops->kind == ADAPTER_CHAT)
+			continue;
+		rc = add_adapter(&a, ops);
+		if (rc != T0_OK) {
+			status = rc == T0_ECONFIG ? T0_EXIT_USAGE : T0_EXIT_RUNTIME;
+			goto out;
 		}
 	}
 	for (size_t i = 0; i < a.nadapters; i++) {
