@@ -35,6 +35,10 @@ enum store_stmt {
 	STMT_AUDIT_EACH,
 	STMT_AUDIT_LAST_CHANNEL,
 	STMT_AUDIT_LAST_ALL,
+	STMT_CONV_REF_PUT,
+	STMT_CONV_REF_GET,
+	STMT_CONV_REF_STALE,
+	STMT_CONV_REF_EACH,
 	STMT__COUNT
 };
 
@@ -63,6 +67,17 @@ static const char *const store_sql[STMT__COUNT] = {
 				    " WHERE channel = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
 	[STMT_AUDIT_LAST_ALL] = "SELECT * FROM (SELECT " AUDIT_COLUMNS " FROM audit"
 				" ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+	/* Seeing a conversation again makes its reference live again. */
+	[STMT_CONV_REF_PUT] = "INSERT INTO conversation_refs (platform, conversation_id, ref, updated_ms,"
+			      " stale) VALUES (?1, ?2, ?3, ?4, 0)"
+			      " ON CONFLICT (platform, conversation_id) DO UPDATE SET"
+			      " ref = excluded.ref, updated_ms = excluded.updated_ms, stale = 0",
+	[STMT_CONV_REF_GET] = "SELECT ref, stale, updated_ms FROM conversation_refs"
+			      " WHERE platform = ?1 AND conversation_id = ?2",
+	[STMT_CONV_REF_STALE] = "UPDATE conversation_refs SET stale = ?3, updated_ms = ?4"
+				" WHERE platform = ?1 AND conversation_id = ?2",
+	[STMT_CONV_REF_EACH] = "SELECT conversation_id, ref, stale, updated_ms FROM conversation_refs"
+			       " WHERE platform = ?1 AND (?2 OR stale = 0) ORDER BY conversation_id",
 };
 
 struct store {
@@ -728,6 +743,157 @@ int store_audit_last(struct store *st, const char *channel, int limit, store_aud
 	if (src != SQLITE_OK)
 		goto out;
 	rc = store_audit_walk(st, s, cb, arg);
+out:
+	store_done(s);
+	return rc;
+}
+
+/* ---- conversation references ---- */
+
+int store_conv_ref_put(struct store *st, const char *platform, const char *conversation_id,
+		       const char *ref_json, int64_t now_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || platform == NULL || conversation_id == NULL || ref_json == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_CONV_REF_PUT);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, platform, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, conversation_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 3, ref_json, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now_ms) != SQLITE_OK)
+		goto fail;
+	src = sqlite3_step(s);
+	if (src != SQLITE_DONE) {
+		/* The CHECK (json_valid(ref)) constraint: the caller's mistake. */
+		if ((src & 0xff) == SQLITE_CONSTRAINT)
+			rc = T0_EINVAL;
+		goto fail;
+	}
+	rc = T0_OK;
+	goto out;
+fail:
+	log_err("store", "conv_ref_put", "platform=%s err=%s", platform, sqlite3_errmsg(st->db));
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_conv_ref_get(struct store *st, const char *platform, const char *conversation_id,
+		       char **ref_json, int *stale, int64_t *updated_ms)
+{
+	sqlite3_stmt *s = NULL;
+	const char *ref;
+	int rc = T0_EDB;
+	int src;
+
+	if (ref_json != NULL)
+		*ref_json = NULL;
+	if (st == NULL || platform == NULL || conversation_id == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_CONV_REF_GET);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, platform, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, conversation_id, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	src = sqlite3_step(s);
+	if (src == SQLITE_DONE) {
+		rc = T0_ENOTFOUND;
+		goto out;
+	}
+	if (src != SQLITE_ROW) {
+		log_err("store", "conv_ref_get", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if (ref_json != NULL) {
+		ref = store_col_text(s, 0);
+		*ref_json = strdup(ref != NULL ? ref : "{}");
+		if (*ref_json == NULL) {
+			rc = T0_ENOMEM;
+			goto out;
+		}
+	}
+	if (stale != NULL)
+		*stale = sqlite3_column_int(s, 1);
+	if (updated_ms != NULL)
+		*updated_ms = sqlite3_column_int64(s, 2);
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_conv_ref_set_stale(struct store *st, const char *platform, const char *conversation_id,
+			     int stale, int64_t now_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || platform == NULL || conversation_id == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_CONV_REF_STALE);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, platform, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, conversation_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 3, stale ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now_ms) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		log_err("store", "conv_ref_stale", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = sqlite3_changes(st->db) > 0 ? T0_OK : T0_ENOTFOUND;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_conv_ref_each(struct store *st, const char *platform, int include_stale,
+			store_conv_ref_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_conv_ref row;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || platform == NULL || cb == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_CONV_REF_EACH);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_stmt_busy(s)) {
+		s = NULL;
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (sqlite3_bind_text(s, 1, platform, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 2, include_stale ? 1 : 0) != SQLITE_OK)
+		goto out;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		row.conversation_id = store_col_text(s, 0);
+		row.ref = store_col_text(s, 1);
+		row.stale = sqlite3_column_int(s, 2);
+		row.updated_ms = sqlite3_column_int64(s, 3);
+		if (cb(arg, &row) != 0)
+			break;
+	}
+	if (src != SQLITE_ROW && src != SQLITE_DONE) {
+		log_err("store", "conv_ref_each", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = T0_OK;
 out:
 	store_done(s);
 	return rc;

@@ -70,6 +70,32 @@ int store_audit_last(struct store *st, const char *channel, int limit, store_aud
 		     void *arg);
 
 /*
+ * Conversation references: where a chat platform lets the bot post without
+ * being spoken to (Teams: serviceUrl, tenant, conversation id, bot id), as a
+ * JSON object text per (platform, conversation id). A put replaces the
+ * reference and clears the stale mark; stale marks a conversation the bot
+ * was removed from (kept so an operator can see it, skipped by posts).
+ */
+int store_conv_ref_put(struct store *st, const char *platform, const char *conversation_id,
+		       const char *ref_json, int64_t now_ms);
+/* *ref_json is malloc'ed (caller frees); T0_ENOTFOUND when there is none. Outputs may be NULL. */
+int store_conv_ref_get(struct store *st, const char *platform, const char *conversation_id,
+		       char **ref_json, int *stale, int64_t *updated_ms);
+/* T0_ENOTFOUND when there is no such reference. */
+int store_conv_ref_set_stale(struct store *st, const char *platform, const char *conversation_id,
+			     int stale, int64_t now_ms);
+struct store_conv_ref {
+	const char *conversation_id; /* borrowed for the callback */
+	const char *ref;
+	int stale;
+	int64_t updated_ms;
+};
+typedef int (*store_conv_ref_cb)(void *arg, const struct store_conv_ref *row);
+/* Every reference of a platform (stale ones too when include_stale), by conversation id. */
+int store_conv_ref_each(struct store *st, const char *platform, int include_stale,
+			store_conv_ref_cb cb, void *arg);
+
+/*
  * Transactions for callers that must record audit rows with a state change.
  * The outermost store_begin is BEGIN IMMEDIATE (takes the write lock); calls
  * inside an open transaction nest as savepoints, so audit_append can run
