@@ -1,5 +1,6 @@
 #include "bot/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -91,6 +92,11 @@ static int check_levels(struct vctx *v, json_t *val, const char *path, const str
 static int check_rule(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_pattern(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_commands(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_teams(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_teams_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_teams_path(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_guid(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_tenant(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 
@@ -177,6 +183,43 @@ static const struct cfg_key intents_keys[] = {
 	{ 0 },
 };
 
+/* teams: Microsoft Teams through the Bot Framework (docs/TEAMS.md). */
+static const struct cfg_key teams_pacing_keys[] = {
+	{ .name = "burst", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 7,
+	  .min = 1, .max = 100 },
+	{ .name = "interval_ms", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 1000,
+	  .min = 10, .max = 600000 },
+	{ .name = "global_per_second", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 30,
+	  .min = 1, .max = 1000 },
+	{ .name = "max_queue", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 50,
+	  .min = 1, .max = 10000 },
+	{ .name = "coalesce_after", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 5,
+	  .min = 1, .max = 1000 },
+	{ .name = "max_retries", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 5,
+	  .min = 0, .max = 20 },
+	{ 0 },
+};
+
+static const struct cfg_key teams_keys[] = {
+	{ .name = "app_id", .kind = CFG_STR, .check = check_guid },
+	{ .name = "app_password", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "tenant_id", .kind = CFG_STR, .check = check_tenant },
+	{ .name = "token_url", .kind = CFG_STR, .check = check_teams_url },
+	{ .name = "openid_url", .kind = CFG_STR, .flags = CFG_DEF,
+	  .def_str = "https://login.botframework.com/v1/.well-known/openidconfiguration",
+	  .check = check_teams_url },
+	{ .name = "path", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "/api/messages",
+	  .check = check_teams_path },
+	{ .name = "invoke_timeout_ms", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 4000, .min = 100, .max = 14000 },
+	{ .name = "jwks_refresh_s", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 86400, .min = 60, .max = 7 * 86400 },
+	{ .name = "max_card_bytes", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 28000, .min = 2000, .max = 100000 },
+	{ .name = "pacing", .kind = CFG_OBJ, .keys = teams_pacing_keys },
+	{ 0 },
+};
+
 /* Top level: one line per section. A new section is one table plus one line here. */
 static const struct cfg_key root_keys[] = {
 	{ .name = "log", .kind = CFG_OBJ, .keys = log_keys },
@@ -188,6 +231,7 @@ static const struct cfg_key root_keys[] = {
 	{ .name = "console", .kind = CFG_OBJ, .keys = console_keys },
 	{ .name = "oncall", .kind = CFG_OBJ, .keys = oncall_keys },
 	{ .name = "intents", .kind = CFG_OBJ, .keys = intents_keys },
+	{ .name = "teams", .kind = CFG_OBJ, .keys = teams_keys, .check = check_teams },
 	{ 0 },
 };
 
@@ -952,6 +996,83 @@ static int check_commands(struct vctx *v, json_t *val, const char *path, const s
 	return T0_OK;
 }
 
+/* A present teams section needs the bot's identity; its absence switches Teams off. */
+static int check_teams(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	char sub[CFG_MAX_PATH];
+
+	path_key(sub, sizeof(sub), path, "app_id");
+	if (!json_object_get(val, "app_id"))
+		return verr(v, at, sub, "required key is missing");
+	path_key(sub, sizeof(sub), path, "app_password");
+	if (!json_object_get(val, "app_password"))
+		return verr(v, at, sub, "required key is missing (or app_password_file)");
+	return T0_OK;
+}
+
+/* Tokens and keys come over these: https, except to a loopback test server. */
+static int check_teams_url(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+	static const char *const loopback[] = { "http://127.0.0.1", "http://localhost",
+						"http://[::1]", NULL };
+
+	if (!strncmp(s, "https://", 8) && s[8] && !strpbrk(s, " \t\r\n"))
+		return T0_OK;
+	for (size_t i = 0; loopback[i]; i++) {
+		size_t n = strlen(loopback[i]);
+
+		if (!strncmp(s, loopback[i], n) && (s[n] == ':' || s[n] == '/' || !s[n]) &&
+		    !strpbrk(s, " \t\r\n"))
+			return T0_OK;
+	}
+	return verr(v, at, path, "expected an https:// URL (http:// only to localhost), got '%s'", s);
+}
+
+static int check_teams_path(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+
+	if (s[0] == '/' && strlen(s) < 512 && !strpbrk(s, "?# \"\\\t\r\n"))
+		return T0_OK;
+	return verr(v, at, path, "expected a path starting with '/' (no query, no spaces), got '%s'",
+		    s);
+}
+
+static int is_guid(const char *s)
+{
+	static const int groups[] = { 8, 4, 4, 4, 12 };
+
+	for (size_t g = 0; g < T0_ARRAY_LEN(groups); g++) {
+		for (int i = 0; i < groups[g]; i++, s++)
+			if (!isxdigit((unsigned char)*s))
+				return 0;
+		if (g + 1 < T0_ARRAY_LEN(groups) && *s++ != '-')
+			return 0;
+	}
+	return *s == '\0';
+}
+
+static int check_guid(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	if (is_guid(json_string_value(val)))
+		return T0_OK;
+	return verr(v, at, path,
+		    "expected the Microsoft App ID, a GUID like 00000000-0000-0000-0000-000000000000, got '%s'",
+		    json_string_value(val));
+}
+
+/* A directory (tenant) id GUID or a verified domain such as contoso.onmicrosoft.com. */
+static int check_tenant(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+	size_t n = strlen(s);
+
+	if (n && n < 256 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n)
+		return T0_OK;
+	return verr(v, at, path, "expected a tenant id (GUID) or domain, got '%s'", s);
+}
+
 /* ---- typed fields ---- */
 
 static const json_t *tree_get(const json_t *tree, const char *section, const char *key)
@@ -987,6 +1108,54 @@ static char *default_user(void)
 	if (pw && pw->pw_name && *pw->pw_name)
 		return strdup(pw->pw_name);
 	return strdup("operator");
+}
+
+static char *opt_strdup(const json_t *j)
+{
+	return j ? strdup(json_string_value(j)) : NULL;
+}
+
+static int config_fill_teams(struct config *cfg)
+{
+	const json_t *t = json_object_get(cfg->tree, "teams");
+	const json_t *p = json_object_get(t, "pacing");
+	const json_t *tok = json_object_get(t, "token_url");
+	const char *tenant;
+	char url[512];
+
+	cfg->teams_enabled = json_object_get(t, "app_id") != NULL;
+	cfg->teams_openid_url = opt_strdup(json_object_get(t, "openid_url"));
+	cfg->teams_path = opt_strdup(json_object_get(t, "path"));
+	if (!cfg->teams_openid_url || !cfg->teams_path)
+		return T0_ENOMEM;
+	cfg->teams_invoke_timeout_ms = (int)json_integer_value(json_object_get(t, "invoke_timeout_ms"));
+	cfg->teams_jwks_refresh_s = (int)json_integer_value(json_object_get(t, "jwks_refresh_s"));
+	cfg->teams_max_card_bytes = (int)json_integer_value(json_object_get(t, "max_card_bytes"));
+	cfg->teams_pacing_burst = (int)json_integer_value(json_object_get(p, "burst"));
+	cfg->teams_pacing_interval_ms = (int)json_integer_value(json_object_get(p, "interval_ms"));
+	cfg->teams_pacing_global_per_second =
+		(int)json_integer_value(json_object_get(p, "global_per_second"));
+	cfg->teams_pacing_max_queue = (int)json_integer_value(json_object_get(p, "max_queue"));
+	cfg->teams_pacing_coalesce_after = (int)json_integer_value(json_object_get(p, "coalesce_after"));
+	cfg->teams_pacing_max_retries = (int)json_integer_value(json_object_get(p, "max_retries"));
+	if (!cfg->teams_enabled)
+		return T0_OK;
+	cfg->teams_app_id = opt_strdup(json_object_get(t, "app_id"));
+	cfg->teams_app_password = opt_strdup(json_object_get(t, "app_password"));
+	cfg->teams_tenant_id = opt_strdup(json_object_get(t, "tenant_id"));
+	if (!cfg->teams_app_id || !cfg->teams_app_password ||
+	    (json_object_get(t, "tenant_id") && !cfg->teams_tenant_id))
+		return T0_ENOMEM;
+	if (tok) {
+		cfg->teams_token_url = opt_strdup(tok);
+	} else {
+		/* Multi-tenant bots get their tokens from the botframework.com tenant. */
+		tenant = cfg->teams_tenant_id ? cfg->teams_tenant_id : "botframework.com";
+		snprintf(url, sizeof(url), "https://login.microsoftonline.com/%s/oauth2/v2.0/token",
+			 tenant);
+		cfg->teams_token_url = strdup(url);
+	}
+	return cfg->teams_token_url ? T0_OK : T0_ENOMEM;
 }
 
 static int config_fill(struct config *cfg)
@@ -1038,7 +1207,7 @@ static int config_fill(struct config *cfg)
 	cfg->oncall_schedules = tree_get(tree, "oncall", "schedules");
 	cfg->intent_rules = tree_get(tree, "intents", "rules");
 	cfg->command_aliases = (json_t *)tree_get(tree, "intents", "commands");
-	return T0_OK;
+	return config_fill_teams(cfg);
 }
 
 static int set_base_dir(struct config *cfg, const char *path)
@@ -1184,6 +1353,14 @@ void config_free(struct config *cfg)
 		free(cfg->secrets[i]);
 	}
 	free(cfg->secrets);
+	free(cfg->teams_app_id);
+	if (cfg->teams_app_password)
+		memset(cfg->teams_app_password, 0, strlen(cfg->teams_app_password));
+	free(cfg->teams_app_password);
+	free(cfg->teams_tenant_id);
+	free(cfg->teams_token_url);
+	free(cfg->teams_openid_url);
+	free(cfg->teams_path);
 	free(cfg);
 }
 

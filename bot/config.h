@@ -42,6 +42,24 @@ struct config {
 	/* Every secret value read, so logs and dumps can redact them (owned). */
 	char **secrets;
 	size_t nsecrets;
+
+	/* teams: Microsoft Teams (adapters/chat/teams, docs/TEAMS.md); strings owned */
+	int teams_enabled;           /* the section is present (it then has app_id and app_password) */
+	char *teams_app_id;          /* Microsoft App ID (GUID) */
+	char *teams_app_password;    /* secret: client secret for the token endpoint */
+	char *teams_tenant_id;       /* single-tenant bots; NULL for multi-tenant */
+	char *teams_token_url;       /* given, or derived from the tenant */
+	char *teams_openid_url;      /* Bot Framework OpenID metadata */
+	char *teams_path;            /* messaging endpoint, "/api/messages" */
+	int teams_invoke_timeout_ms; /* wait for an invoke's answer before a holding card */
+	int teams_jwks_refresh_s;
+	int teams_max_card_bytes;
+	int teams_pacing_burst;      /* per conversation: burst, then one per interval_ms */
+	int teams_pacing_interval_ms;
+	int teams_pacing_global_per_second;
+	int teams_pacing_max_queue;  /* per conversation */
+	int teams_pacing_coalesce_after;
+	int teams_pacing_max_retries;
 };
 
 /*
