@@ -425,6 +425,13 @@ int fake_http_add(struct fake_http *fh, const char *method, const char *path, in
 	return 0;
 }
 
+void fake_http_clear(struct fake_http *fh, const char *method, const char *path)
+{
+	for (struct fake_resp *r = fh->resps; r; r = r->next)
+		if (!strcmp(r->method, method) && !strcmp(r->path, path))
+			r->used = 1;
+}
+
 size_t fake_http_count(const struct fake_http *fh)
 {
 	return fh->nreqs;
