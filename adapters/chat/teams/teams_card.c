@@ -545,3 +545,40 @@ json_t *teams_card_holding(const char *what)
 	o.cap = 250;
 	return card_render(&r, &o, &cut);
 }
+
+char *teams_digest_build(const char *const *summaries, size_t n, size_t total, size_t max_bytes)
+{
+	struct reply r = { 0 };
+	struct reply_section sec = { 0 };
+	char head[160], *out = NULL;
+	json_t *a;
+	struct buf b = { 0 };
+
+	snprintf(head, sizeof(head), "%zu updates arrived while messages to this conversation were "
+		 "being paced", total);
+	for (size_t i = 0; i < n; i++) {
+		buf_put(&b, "• ", strlen("• "));
+		buf_put(&b, summaries[i], strlen(summaries[i]));
+		buf_put(&b, "\n", 1);
+	}
+	if (total > n) {
+		char more[64];
+
+		snprintf(more, sizeof(more), "… and %zu more", total - n);
+		buf_put(&b, more, strlen(more));
+	}
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	sec.text = b.p;
+	r.text = head;
+	r.sections = &sec;
+	r.nsections = 1;
+	a = teams_activity_build(&r, max_bytes, NULL);
+	if (a)
+		out = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	free(b.p);
+	return out;
+}

@@ -43,6 +43,12 @@ json_t *teams_card_build(const struct reply *r, size_t max_bytes, int *trimmed);
 /* A card saying an action is in progress; its result replaces the message later. */
 json_t *teams_card_holding(const char *what);
 
+/*
+ * The activity JSON of a storm digest: one card listing the first n
+ * summaries of total merged posts. malloc'ed text, NULL on failure.
+ */
+char *teams_digest_build(const char *const *summaries, size_t n, size_t total, size_t max_bytes);
+
 /* 1 when r renders as a card rather than text. */
 int teams_reply_needs_card(const struct reply *r);
 
