@@ -22,4 +22,7 @@ extern const struct adapter_ops teams_ops;
  */
 int teams_package_write(const struct config *cfg, const char *dir, char *err, size_t errlen);
 
+/* The `tier0 teams-package` subcommand (argv[0] is "teams-package"); an exit status. */
+int teams_cli_package(int argc, char **argv);
+
 #endif
