@@ -44,6 +44,8 @@ struct fake_http {
 	struct fake_http_req **reqs;
 	size_t nreqs, reqs_cap;
 	struct fake_conn *conns;
+	void (*on_req)(void *arg, const struct fake_http_req *r);
+	void *on_req_arg;
 };
 
 static void fh_destroy(struct fake_http *fh)
@@ -265,6 +267,8 @@ static void conn_try_request(struct fake_conn *c)
 		fh->reqs_cap = ncap;
 	}
 	fh->reqs[fh->nreqs++] = req;
+	if (fh->on_req)
+		fh->on_req(fh->on_req_arg, req);
 	c->resp = pick(fh, req->method, req->path);
 	if (c->resp && c->resp->delay_ms > 0) {
 		uv_timer_start(&c->timer, on_delay, (uint64_t)c->resp->delay_ms, 0);
@@ -423,6 +427,13 @@ int fake_http_add(struct fake_http *fh, const char *method, const char *path, in
 		fh->resps = r;
 	fh->resps_tail = r;
 	return 0;
+}
+
+void fake_http_on_request(struct fake_http *fh, void (*cb)(void *arg, const struct fake_http_req *r),
+			  void *arg)
+{
+	fh->on_req = cb;
+	fh->on_req_arg = arg;
 }
 
 void fake_http_clear(struct fake_http *fh, const char *method, const char *path)

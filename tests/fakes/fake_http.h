@@ -56,6 +56,10 @@ int fake_http_add(struct fake_http *fh, const char *method, const char *path, in
  */
 void fake_http_clear(struct fake_http *fh, const char *method, const char *path);
 
+/* Called with each request as it is recorded (before it is answered); NULL removes it. */
+void fake_http_on_request(struct fake_http *fh, void (*cb)(void *arg, const struct fake_http_req *r),
+			  void *arg);
+
 /* Requests received so far, in arrival order. */
 size_t fake_http_count(const struct fake_http *fh);
 const struct fake_http_req *fake_http_req(const struct fake_http *fh, size_t i);

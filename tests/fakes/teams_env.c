@@ -203,6 +203,8 @@ static void on_answer(const struct http_resp *resp, void *arg)
 	r->body[n] = '\0';
 	snprintf(r->ctype, sizeof(r->ctype), "%s", ct ? ct : "");
 	r->elapsed_ms = resp->elapsed_ms;
+	if (r->stop)
+		loop_stop(r->stop);
 }
 
 void teams_env_post_async(struct teams_env *e, const json_t *act, const char *token,
@@ -232,7 +234,9 @@ void teams_env_post(struct teams_env *e, const json_t *act, const char *token,
 		    struct teams_env_result *r)
 {
 	teams_env_post_async(e, act, token, r);
+	r->stop = e->l;
 	teams_env_run_until(e, answered, r, 20000);
+	r->stop = NULL;
 }
 
 void teams_env_connector(struct teams_env *e, const char *method, const char *conv,

@@ -40,6 +40,7 @@ struct teams_env_result {
 	char body[65536];
 	char ctype[128];
 	int64_t elapsed_ms;
+	struct t0_loop *stop; /* stopped when the answer arrives (teams_env_post) */
 };
 
 /*

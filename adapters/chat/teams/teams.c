@@ -141,6 +141,7 @@ static void teams_stop(void *state)
 	t->stopping = 1;
 	teams_keys_stop(t->keys);
 	teams_token_stop(t->token);
+	teams_queue_stop(t->queue);
 }
 
 static int teams_ready(void *state)

@@ -19,6 +19,7 @@
 #include "adapters/chat/teams/teams_internal.h"
 #include "adapters/chat/teams/teams_jwt.h"
 #include "adapters/chat/teams/teams_keys.h"
+#include "adapters/chat/teams/teams_timer.h"
 #include "bot/bot.h"
 #include "bot/event.h"
 #include "bot/http_server.h"
@@ -211,11 +212,6 @@ int teams_text_clean(const char *text, const json_t *entities, const char *bot_i
 
 /* ---- turn lifetime ---- */
 
-static void on_timer_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
 static void turn_free(struct teams_turn *u)
 {
 	struct teams *t = u->t;
@@ -227,10 +223,7 @@ static void turn_free(struct teams_turn *u)
 	if (u->next)
 		u->next->prev = u->prev;
 	t->nturns--;
-	if (u->timer) {
-		uv_timer_stop(u->timer);
-		uv_close((uv_handle_t *)u->timer, on_timer_closed);
-	}
+	teams_timer_free(u->timer);
 	if (u->d)
 		http_deferred_finish(u->d); /* never answered: the connection is closed */
 	if (u->token) {
@@ -723,12 +716,9 @@ static void on_invoke(struct teams_turn *u)
 	u->kind = TURN_INVOKE;
 	if (!defer(u))
 		return;
-	u->timer = malloc(sizeof(*u->timer));
-	if (u->timer) {
-		uv_timer_init(loop_uv(u->t->loop), u->timer);
-		u->timer->data = u;
+	u->timer = teams_timer_new(u->t->loop, u);
+	if (u->timer)
 		uv_timer_start(u->timer, on_invoke_timeout, (uint64_t)u->t->invoke_timeout_ms, 0);
-	}
 	begin_dispatch(u);
 }
 

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "adapters/chat/teams/teams_jwt.h"
+#include "adapters/chat/teams/teams_timer.h"
 #include "bot/http_client.h"
 #include "bot/log.h"
 #include "bot/loop.h"
@@ -175,24 +176,15 @@ struct teams_keys *teams_keys_new(struct t0_loop *l, const char *openid_url, int
 	k->l = l;
 	k->openid_url = strdup(openid_url);
 	k->set = teams_jwks_new();
-	k->timer = malloc(sizeof(*k->timer));
+	k->timer = teams_timer_new(l, k);
 	k->refresh_ms = (uint64_t)(refresh_s > 0 ? refresh_s : 86400) * 1000u;
 	k->retry_ms = TEAMS_KEYS_RETRY_MIN_MS;
 	k->last_miss_ms = INT64_MIN / 2;
 	if (!k->openid_url || !k->set || !k->timer) {
-		free(k->timer);
-		k->timer = NULL;
 		teams_keys_free(k);
 		return NULL;
 	}
-	uv_timer_init(loop_uv(l), k->timer);
-	k->timer->data = k;
 	return k;
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-	free(h);
 }
 
 void teams_keys_stop(struct teams_keys *k)
@@ -200,8 +192,9 @@ void teams_keys_stop(struct teams_keys *k)
 	if (!k)
 		return;
 	k->started = 0;
-	if (k->timer)
-		uv_timer_stop(k->timer);
+	/* Closed now, so the loop has no handle of ours left when it is freed. */
+	teams_timer_free(k->timer);
+	k->timer = NULL;
 }
 
 void teams_keys_free(struct teams_keys *k)
@@ -213,10 +206,7 @@ void teams_keys_free(struct teams_keys *k)
 		http_cancel(k->call); /* finish() runs: waiters get T0_ECLOSED */
 	if (k->waiters)
 		finish(k, T0_ECLOSED);
-	if (k->timer) {
-		uv_timer_stop(k->timer);
-		uv_close((uv_handle_t *)k->timer, on_timer_closed);
-	}
+	teams_timer_free(k->timer);
 	teams_jwks_free(k->set);
 	free(k->openid_url);
 	free(k);

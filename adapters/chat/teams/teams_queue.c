@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "adapters/chat/teams/teams_connector.h"
+#include "adapters/chat/teams/teams_timer.h"
 #include "bot/log.h"
 #include "bot/loop.h"
 #include "bot/metrics.h"
@@ -57,8 +58,10 @@ struct teams_queue {
 	size_t depth;
 	double gtokens;
 	uint64_t grefill_ns;
-	uv_timer_t *timer;
+	uv_timer_t *timer; /* NULL once stopped and idle */
 	int closing;
+	int stopping;
+	size_t inflight;
 	uint64_t coalesced;
 	uint64_t rng;
 };
@@ -200,6 +203,7 @@ static void on_sent(void *arg, const struct teams_conn_result *res)
 	char *id;
 
 	cv->in_flight = 0;
+	q->inflight--;
 	if (!it) /* cannot happen: the head stays while in flight */
 		return;
 	if (!q->closing && retryable(res) && it->attempts < q->p.max_retries) {
@@ -248,11 +252,13 @@ static void dispatch(struct teams_queue *q, struct q_conv *cv)
 		}
 	}
 	cv->in_flight = 1;
+	q->inflight++;
 	rc = teams_connector_call(q->c, it->op, it->service_url, cv->id, it->activity_id, body,
 				  on_sent, cv);
 	free(digest);
 	if (rc != T0_OK) {
 		cv->in_flight = 0;
+		q->inflight--;
 		log_warn("teams", "connector_call_failed", "op=%s rc=%s", teams_op_name(it->op),
 			 t0_rc_str(rc));
 		item_complete(conv_pop(cv), rc, 0, NULL);
@@ -326,6 +332,10 @@ static void pump(struct teams_queue *q)
 	}
 	if (wake != UINT64_MAX)
 		schedule_pump(q, (wake + 999999u) / 1000000u);
+	else if (q->stopping && !q->depth && !q->inflight && q->timer) {
+		teams_timer_free(q->timer); /* drained during shutdown: leave no handle behind */
+		q->timer = NULL;
+	}
 }
 
 static void on_timer(uv_timer_t *t)
@@ -336,6 +346,8 @@ static void on_timer(uv_timer_t *t)
 static void schedule_pump(struct teams_queue *q, uint64_t ms)
 {
 	if (q->closing)
+		return;
+	if (!q->timer && !(q->timer = teams_timer_new(q->l, q)))
 		return;
 	/* An earlier wake-up wins: only shorten a pending timer. */
 	if (uv_is_active((uv_handle_t *)q->timer) && uv_timer_get_due_in(q->timer) <= ms)
@@ -351,7 +363,7 @@ struct teams_queue *teams_queue_new(struct t0_loop *l, struct teams_connector *c
 
 	if (!q)
 		return NULL;
-	q->timer = malloc(sizeof(*q->timer));
+	q->timer = teams_timer_new(l, q);
 	if (!q->timer) {
 		free(q);
 		return NULL;
@@ -374,8 +386,6 @@ struct teams_queue *teams_queue_new(struct t0_loop *l, struct teams_connector *c
 	q->gtokens = q->p.global_per_second;
 	q->grefill_ns = t0_mono_ns();
 	q->rng = t0_mono_ns() ^ ((uint64_t)getpid() << 20) ^ 0x2545f4914f6cdd1dull;
-	uv_timer_init(loop_uv(l), q->timer);
-	q->timer->data = q;
 	return q;
 }
 
@@ -536,12 +546,24 @@ int teams_queue_push(struct teams_queue *q, const struct teams_msg *m, teams_sen
 	return T0_OK;
 }
 
+void teams_queue_stop(struct teams_queue *q)
+{
+	if (!q)
+		return;
+	q->stopping = 1;
+	if (!q->depth && !q->inflight && q->timer) {
+		teams_timer_free(q->timer);
+		q->timer = NULL;
+	}
+}
+
 void teams_queue_close(struct teams_queue *q)
 {
 	if (!q || q->closing)
 		return;
 	q->closing = 1;
-	uv_timer_stop(q->timer);
+	if (q->timer)
+		uv_timer_stop(q->timer);
 	for (struct q_conv *cv = q->convs; cv; cv = cv->next) {
 		/* The one on the wire finishes through the connector. */
 		struct q_item *keep = cv->in_flight ? cv->head : NULL;
@@ -565,11 +587,6 @@ void teams_queue_close(struct teams_queue *q)
 	set_depth_gauge(q);
 }
 
-static void on_timer_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
 void teams_queue_free(struct teams_queue *q)
 {
 	if (!q)
@@ -583,7 +600,7 @@ void teams_queue_free(struct teams_queue *q)
 			item_complete(conv_pop(cv), T0_ECLOSED, 0, NULL);
 		conv_free(cv);
 	}
-	uv_close((uv_handle_t *)q->timer, on_timer_closed);
+	teams_timer_free(q->timer);
 	free(q);
 }
 

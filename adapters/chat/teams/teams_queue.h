@@ -61,6 +61,11 @@ struct teams_msg {
 struct teams_queue *teams_queue_new(struct t0_loop *l, struct teams_connector *c,
 				    const struct teams_pacing *p, teams_digest_fn digest,
 				    void *digest_arg);
+/*
+ * Shutdown has begun: what is queued still goes out, and the queue's timer
+ * is closed as soon as nothing is left (so no handle outlives the loop).
+ */
+void teams_queue_stop(struct teams_queue *q);
 /* Stops sending: queued messages complete with T0_ECLOSED; those on the wire finish normally. */
 void teams_queue_close(struct teams_queue *q);
 /* Frees (after close and after the connector is gone). NULL is fine. */

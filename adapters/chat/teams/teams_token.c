@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <uv.h>
 
+#include "adapters/chat/teams/teams_timer.h"
 #include "bot/http_client.h"
 #include "bot/log.h"
 #include "bot/loop.h"
@@ -84,7 +85,7 @@ static void on_timer(uv_timer_t *h)
 
 static void schedule(struct teams_token *t, uint64_t ms)
 {
-	if (t->started)
+	if (t->started && t->timer)
 		uv_timer_start(t->timer, on_timer, ms, 0);
 }
 
@@ -194,7 +195,8 @@ static void token_fetch(struct teams_token *t)
 
 	if (t->call)
 		return;
-	uv_timer_stop(t->timer);
+	if (t->timer)
+		uv_timer_stop(t->timer);
 	rc = http_request_ex(t->l, &req, on_token, t, &t->call);
 	if (rc != T0_OK)
 		fail(t, rc, 0, "start");
@@ -214,25 +216,16 @@ struct teams_token *teams_token_new(struct t0_loop *l, const char *token_url, co
 	t->url = strdup(token_url);
 	cap = 3 * (strlen(app_id) + strlen(secret) + strlen(TEAMS_TOKEN_SCOPE)) + 128;
 	t->form = malloc(cap);
-	t->timer = malloc(sizeof(*t->timer));
+	t->timer = teams_timer_new(l, t);
 	if (!t->url || !t->form || !t->timer ||
 	    form_add(t->form, cap, &len, "grant_type", "client_credentials") ||
 	    form_add(t->form, cap, &len, "client_id", app_id) ||
 	    form_add(t->form, cap, &len, "client_secret", secret) ||
 	    form_add(t->form, cap, &len, "scope", TEAMS_TOKEN_SCOPE)) {
-		free(t->timer);
-		t->timer = NULL;
 		teams_token_free(t);
 		return NULL;
 	}
-	uv_timer_init(loop_uv(l), t->timer);
-	t->timer->data = t;
 	return t;
-}
-
-static void on_closed(uv_handle_t *h)
-{
-	free(h);
 }
 
 void teams_token_stop(struct teams_token *t)
@@ -240,8 +233,9 @@ void teams_token_stop(struct teams_token *t)
 	if (!t)
 		return;
 	t->started = 0;
-	if (t->timer)
-		uv_timer_stop(t->timer);
+	/* Fetches on demand still work; only the refresh and retry timer goes. */
+	teams_timer_free(t->timer);
+	t->timer = NULL;
 }
 
 void teams_token_free(struct teams_token *t)
@@ -252,10 +246,7 @@ void teams_token_free(struct teams_token *t)
 	if (t->call)
 		http_cancel(t->call);
 	complete(t, T0_ECLOSED);
-	if (t->timer) {
-		uv_timer_stop(t->timer);
-		uv_close((uv_handle_t *)t->timer, on_closed);
-	}
+	teams_timer_free(t->timer);
 	forget(t);
 	if (t->form) {
 		OPENSSL_cleanse(t->form, strlen(t->form));
