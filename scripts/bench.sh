@@ -16,6 +16,9 @@ echo "== intent matching (built-ins + 100 configured rules)"
 echo "== console round trip in-process ($n messages, demo organisation, SQLite file)"
 ./build/bench/bench_console config/demo/tier0.yaml "$n"
 
+echo "== Teams: activity -> reply against the fake Bot Framework (1000 activities)"
+./build/bench/bench_teams 1000
+
 echo "== console process: idle RSS, $n scripted messages through stdin, RSS after"
 mkfifo "$tmp/in"
 "$bin" console --config config/demo/tier0.yaml --db "$tmp/c.db" < "$tmp/in" > "$tmp/out" 2>/dev/null &
