@@ -77,6 +77,11 @@ static int is_ready(void *arg)
 
 struct teams_env *teams_env_new(const char *extra_yaml, int start)
 {
+	return teams_env_new_catalog("config/demo/catalog/*.yaml", extra_yaml, start);
+}
+
+struct teams_env *teams_env_new_catalog(const char *catalog_glob, const char *extra_yaml, int start)
+{
 	struct teams_env *e = calloc(1, sizeof(*e));
 	struct config *cfg = NULL;
 	struct bot_world *w = NULL;
@@ -97,7 +102,7 @@ struct teams_env *teams_env_new(const char *extra_yaml, int start)
 		goto fail;
 	snprintf(yaml, sizeof(yaml),
 		 "store: {path: \":memory:\"}\n"
-		 "catalog: {files: [\"config/demo/catalog/*.yaml\"]}\n"
+		 "catalog: {files: [\"%s\"]}\n"
 		 "runbooks: {paths: [config/demo/runbooks]}\n"
 		 "teams:\n"
 		 "  app_id: %s\n"
@@ -105,7 +110,7 @@ struct teams_env *teams_env_new(const char *extra_yaml, int start)
 		 "  openid_url: %s\n"
 		 "  token_url: %s\n"
 		 "%s",
-		 TEAMS_ENV_APP, fake_bf_openid_url(e->fb), fake_bf_token_url(e->fb),
+		 catalog_glob, TEAMS_ENV_APP, fake_bf_openid_url(e->fb), fake_bf_token_url(e->fb),
 		 extra_yaml ? extra_yaml : "");
 	if (config_load_buffer("teams-test.yaml", yaml, strlen(yaml), &cfg, err, sizeof(err)) !=
 	    T0_OK) {

@@ -49,6 +49,8 @@ struct teams_env_result {
  * ready (token and keys fetched). NULL on failure.
  */
 struct teams_env *teams_env_new(const char *extra_yaml, int start);
+/* The same with another catalog (a glob, absolute or relative to the working directory). */
+struct teams_env *teams_env_new_catalog(const char *catalog_glob, const char *extra_yaml, int start);
 void teams_env_free(struct teams_env *e);
 
 /* Runs the loop until pred(arg) is true (checked every 5 ms) or ms pass; returns pred's value. */

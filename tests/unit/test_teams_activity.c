@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "adapters/chat/teams/teams.h"
 #include "adapters/chat/teams/teams_connector.h"
@@ -779,6 +780,57 @@ static void test_storm_posts_paced_and_coalesced(void **state)
 	assert_true(metrics_value("tier0_teams_coalesced_total", "kind=\"post\"") == 4);
 }
 
+/* A catalog User annotated with the Entra object id is found without asking Teams. */
+static void test_identity_from_catalog_annotation(void **state)
+{
+	char dir[] = "/tmp/t0teamscat.XXXXXX", file[128], glob[128], members[1024];
+	struct teams_env *e;
+	json_t *act;
+	char *tok;
+	struct teams_env_result r;
+	const char *conv;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/users.yaml", dir);
+	snprintf(glob, sizeof(glob), "%s/*.yaml", dir);
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	fputs("apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: megan\n"
+	      "  annotations:\n    graph.microsoft.com/user-id: 7FAF8AB2-3D56-4244-B585-20C8A42ED2B8\n"
+	      "spec:\n  profile:\n    displayName: Megan Bowen\n    email: megan@contoso.example\n"
+	      "  memberOf: []\n", fp);
+	fclose(fp);
+	memset(&approval, 0, sizeof(approval));
+	handler_register_action("approval.", approval_fn);
+	log_set_level(LOG_LEVEL_ERR);
+	e = teams_env_new_catalog(glob, NULL, 1);
+	assert_non_null(e);
+	act = teams_env_fixture(e, "message_personal_1.json");
+	conv = json_string_value(json_object_get(json_object_get(act, "conversation"), "id"));
+	json_object_del(act, "text");
+	json_object_set_new(act, "value", json_pack("{s:s, s:s}", "t0_action", "approval.approve",
+						    "t0_value", "A5"));
+	tok = teams_env_token(e, act);
+	teams_env_post(e, act, tok, &r);
+	assert_int_equal(r.status, 200);
+	wait_for(e, "POST", conv, "/activities", "1485983408511", 1, 5000);
+	assert_int_equal(approval.calls, 1);
+	assert_string_equal(approval.requester, "megan");
+	/* No member lookup was needed. */
+	fake_bf_path(members, sizeof(members), conv, "/members",
+		     json_string_value(json_object_get(json_object_get(act, "from"), "id")));
+	assert_int_equal(fake_bf_count(e->fb, "GET", members), 0);
+	free(tok);
+	json_decref(act);
+	teams_env_free(e);
+	handler_register_action("approval.", NULL);
+	metrics_reset();
+	unlink(file);
+	rmdir(dir);
+	(void)state;
+}
+
 static int is_ready(void *arg)
 {
 	return teams_ops.ready(((struct teams_env *)arg)->state);
@@ -828,6 +880,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connector_401_fetches_new_token_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storm_posts_paced_and_coalesced, setup_storm, teardown),
 		cmocka_unit_test(test_readyz_false_while_tokens_cannot_be_obtained),
+		cmocka_unit_test(test_identity_from_catalog_annotation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

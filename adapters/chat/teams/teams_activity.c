@@ -21,6 +21,7 @@
 #include "adapters/chat/teams/teams_keys.h"
 #include "adapters/chat/teams/teams_timer.h"
 #include "bot/bot.h"
+#include "bot/catalog.h"
 #include "bot/event.h"
 #include "bot/http_server.h"
 #include "bot/log.h"
@@ -583,6 +584,28 @@ static void on_member(void *arg, const struct teams_conn_result *res)
 	turn_drop(u);
 }
 
+/*
+ * A catalog User that names the Entra object id, as Backstage's Microsoft
+ * Graph ingestion annotates users: authoritative, no lookup needed.
+ */
+static const char *catalog_email_for_aad(struct teams *t, const char *aad)
+{
+	const struct catalog *cat = t->bot->world ? t->bot->world->cat : NULL;
+	size_t n = cat ? catalog_count(cat) : 0;
+
+	for (size_t i = 0; aad && i < n; i++) {
+		const struct cat_entity *e = catalog_at(cat, i);
+		const char *v;
+
+		if (strcasecmp(e->kind, "User") || !e->email)
+			continue;
+		v = catalog_annotation(e, TEAMS_AAD_ANNOTATION);
+		if (v && !strcasecmp(v, aad))
+			return e->email;
+	}
+	return NULL;
+}
+
 /* Resolves who is asking (cached), then hands the event to the core. */
 static void begin_dispatch(struct teams_turn *u)
 {
@@ -590,8 +613,13 @@ static void begin_dispatch(struct teams_turn *u)
 	const char *uid = jstr(from, "id"), *surl = jstr(u->act, "serviceUrl");
 	const char *conv = jstr(json_object_get(u->act, "conversation"), "id");
 	struct teams_ident *id = uid ? ident_find(u->t, uid) : NULL;
+	const char *email;
 	char base[TEAMS_MAX_ID], thread[64];
 
+	if (!id && uid && (email = catalog_email_for_aad(u->t, jstr(from, "aadObjectId")))) {
+		ident_put(u->t, uid, email, TEAMS_IDENT_TTL_MS);
+		id = ident_find(u->t, uid);
+	}
 	if (id || !uid || !surl || !conv) {
 		dispatch_now(u, id ? id->email : NULL);
 		return;

@@ -29,6 +29,8 @@ struct teams_turn;
 #define TEAMS_IDENT_TTL_MS (3600LL * 1000)
 #define TEAMS_IDENT_NEG_TTL_MS (300LL * 1000)
 #define TEAMS_MAX_ID 512              /* conversation, activity and user ids */
+/* Catalog User annotation holding the Entra object id (Backstage's Microsoft Graph provider). */
+#define TEAMS_AAD_ANNOTATION "graph.microsoft.com/user-id"
 
 struct teams_ident {
 	char key[TEAMS_MAX_ID];    /* the Teams user id ("29:...") */
