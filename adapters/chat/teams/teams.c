@@ -291,7 +291,11 @@ int teams_post(struct teams *t, int op, const char *service_url, const char *con
 	int rc = T0_ENOMEM;
 
 	json_decref(body);
-	if (!text || strlen(conv) >= TEAMS_MAX_ID)
+	if (!conv || !service_url || strlen(conv) >= TEAMS_MAX_ID) {
+		rc = T0_EINVAL;
+		goto fail;
+	}
+	if (!text)
 		goto fail;
 	pc = calloc(1, sizeof(*pc));
 	if (!pc)

@@ -768,7 +768,9 @@ static void process(struct teams_turn *u)
 	const char *type = jstr(u->act, "type");
 	char labels[64];
 
-	if (!json_is_object(u->act) || !type || !jstr(u->act, "serviceUrl")) {
+	if (!json_is_object(u->act) || !type || !jstr(u->act, "serviceUrl") ||
+	    !jstr(json_object_get(u->act, "conversation"), "id") ||
+	    strlen(jstr(json_object_get(u->act, "conversation"), "id")) >= TEAMS_MAX_ID) {
 		answer_text(u, 400, "not an activity\n");
 		return;
 	}

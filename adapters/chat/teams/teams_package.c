@@ -56,7 +56,7 @@ struct pbuf {
 
 static void put(struct pbuf *b, const void *d, size_t n)
 {
-	if (b->oom)
+	if (b->oom || !n)
 		return;
 	if (b->len + n > b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 4096;
