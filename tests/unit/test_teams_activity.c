@@ -547,7 +547,43 @@ static void test_proactive_post_from_stored_reference(void **state)
 	assert_int_equal(fake_bf_count(e->fb, "PUT", "/amer/v3/conversations/"
 				       "19%3A0b7f32667e064dd9b25d7969801541f4%40thread.tacv2/"
 				       "activities/1%3Aproactive-1"), 1);
+	/* One token served every call: it is cached. */
+	assert_int_equal(fake_bf_count(e->fb, "POST", "/botframework.com/oauth2/v2.0/token"), 1);
 	reply_free(card);
+}
+
+struct token_count {
+	struct teams_env *e;
+	size_t n;
+};
+
+static int tokens_fetched(void *arg)
+{
+	struct token_count *c = arg;
+
+	return fake_bf_count(c->e->fb, "POST", "/botframework.com/oauth2/v2.0/token") >= c->n;
+}
+
+static void test_token_refreshed_ahead_of_expiry(void **state)
+{
+	struct teams_env *e = teams_env_new(NULL, 0);
+	const char *tp = "/botframework.com/oauth2/v2.0/token";
+	const char *short_lived = "{\"token_type\":\"Bearer\",\"expires_in\":2,\"access_token\":\"short\"}";
+	struct token_count c = { .e = e, .n = 2 };
+	uint64_t t0;
+
+	assert_non_null(e);
+	fake_http_clear(fake_bf_http(e->fb), "POST", tp);
+	fake_http_add(fake_bf_http(e->fb), "POST", tp, 200, "Content-Type: application/json\r\n",
+		      short_lived, strlen(short_lived), 0);
+	t0 = t0_mono_ns();
+	teams_ops.start(e->state);
+	/* A 2 s token is used for 1 s (half its life), then fetched again without being asked. */
+	assert_true(teams_env_run_until(e, tokens_fetched, &c, 4000));
+	assert_true((t0_mono_ns() - t0) / 1000000u >= 900);
+	assert_true(teams_ops.ready(e->state));
+	teams_env_free(e);
+	(void)state;
 }
 
 static void test_proactive_post_without_reference_is_refused(void **state)
@@ -881,6 +917,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_storm_posts_paced_and_coalesced, setup_storm, teardown),
 		cmocka_unit_test(test_readyz_false_while_tokens_cannot_be_obtained),
 		cmocka_unit_test(test_identity_from_catalog_annotation),
+		cmocka_unit_test(test_token_refreshed_ahead_of_expiry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
