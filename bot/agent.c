@@ -141,7 +141,8 @@ struct agent_run {
 	int steps, bad_turns, nproposals, tool_calls;
 	struct llm_usage usage;
 	double cost;
-	char model[96];
+	char model[96];     /* as the provider reports it (dated), for the store and audit */
+	char cfg_model[96]; /* as configured, for metric labels (bounded) */
 	uint64_t start_ns, deadline_ns;
 };
 
@@ -204,6 +205,7 @@ static struct agent_run *run_new(struct bot *b, const struct t0_llm *llm, const 
 	run->start_ns = t0_mono_ns();
 	run->deadline_ns = run->start_ns + (uint64_t)cfg->llm_max_wall_ms * 1000000u;
 	snprintf(run->model, sizeof(run->model), "%s", cfg->llm_model);
+	snprintf(run->cfg_model, sizeof(run->cfg_model), "%s", cfg->llm_model);
 	nonce_fill(run->nonce);
 	if (ev) {
 		run->platform = strdup(ev->actor.platform ? ev->actor.platform : "unknown");
@@ -317,7 +319,7 @@ static void run_record(struct agent_run *run, const char *outcome)
 	if (store_llm_usage_add(run->b->store, &u) != T0_OK)
 		log_err("agent", "usage_write_failed", "user=%s", run->user_id ? run->user_id : "");
 	label_value(provider, prov, sizeof(prov));
-	label_value(run->model, model, sizeof(model));
+	label_value(run->cfg_model, model, sizeof(model));
 	snprintf(labels, sizeof(labels), "provider=\"%s\",purpose=\"%s\",outcome=\"%s\"", prov,
 		 u.purpose, outcome);
 	metrics_counter_add("tier0_llm_requests_total", labels, 1);

@@ -138,6 +138,14 @@ void router_set_fallback(router_fallback_fn fn)
 	router_fallback = fn;
 }
 
+int router_fallback_call(struct bot *b, const struct handler_req *req, const char *text, int stage,
+			 struct reply *r)
+{
+	if (!router_fallback || !text)
+		return T0_ENOTFOUND;
+	return router_fallback(b, req, text, stage, r) == T0_OK ? T0_OK : T0_ENOTFOUND;
+}
+
 /* One event being answered; lives until the reply is audited and handed over. */
 struct bot_pending {
 	struct bot *b;
@@ -302,8 +310,7 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 	if (ev->kind == EVENT_INTERACTION && ev->action_id)
 		action_fn = handler_for_action(ev->action_id);
 	text = action_fn ? NULL : event_text(b, ev, buf, sizeof(buf));
-	answered = text && router_fallback &&
-		   router_fallback(b, &req, text, ROUTER_BEFORE_RULES, r) == T0_OK;
+	answered = router_fallback_call(b, &req, text, ROUTER_BEFORE_RULES, r) == T0_OK;
 	rc = answered ? T0_OK : text ? intent_match(b->world->intents, text, &p->m) : T0_ENOTFOUND;
 	if (answered) {
 		/* The fallback (the LLM in "always_in_dms" routing) took it before the rules. */
@@ -327,11 +334,9 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 		reply_set_intent(r, "interaction_unknown");
 		rc = T0_OK;
 	} else {
-		if (!text || !router_fallback ||
-		    router_fallback(b, &req, text, ROUTER_NO_RULE, r) != T0_OK) {
-			handler_unknown(b, &req, r);
+		handler_unknown(b, &req, r);
+		if (!r->intent) /* the fallback may have named its answer */
 			reply_set_intent(r, "unknown");
-		}
 		rc = T0_OK;
 	}
 	if (p->taken) {
