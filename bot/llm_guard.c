@@ -173,6 +173,8 @@ static size_t match_token(const char *s, const char *start)
 		}
 		while (tok_char((unsigned char)s[pl + n]) || s[pl + n] == '.')
 			n++;
+		while (n && s[pl + n - 1] == '.') /* the end of a sentence */
+			n--;
 		if (n >= token_formats[i].min)
 			return pl + n;
 	}
@@ -436,7 +438,7 @@ char *guard_render(const char *text, const json_t *allowed, size_t max_bytes)
 			p += n;
 			continue;
 		}
-		if (*p == '@') {
+		if (*p == '@' && (p == clean || !tok_char((unsigned char)p[-1]))) {
 			for (size_t i = 0; i < sizeof(bare_mentions) / sizeof(bare_mentions[0]); i++) {
 				size_t ml = strlen(bare_mentions[i]);
 
