@@ -242,7 +242,10 @@ static struct actor run_actor(const struct agent_run *run)
 	return a;
 }
 
-/* The request as an event again, for handlers and the proposal hook (text left out). */
+/*
+ * The request as an event again, for handlers and the proposal hook. The text
+ * is empty: a handler must act on the tool's arguments, not on the question.
+ */
 static struct event run_event(const struct agent_run *run)
 {
 	struct event ev = {
@@ -250,6 +253,7 @@ static struct event run_event(const struct agent_run *run)
 		.actor = run_actor(run),
 		.channel = run->channel,
 		.thread = run->thread,
+		.text = "",
 		.is_dm = run->is_dm,
 	};
 
@@ -1180,7 +1184,7 @@ static int agent_route(struct bot *b, const struct handler_req *req, const char 
 	if (stage == ROUTER_BEFORE_RULES &&
 	    !(cfg->llm_routing == CFG_LLM_ALWAYS_IN_DMS && ev->is_dm))
 		return T0_ENOTFOUND;
-	if ((ev->kind != EVENT_MESSAGE && ev->kind != EVENT_COMMAND) || !text ||
+	if ((ev->kind != EVENT_MESSAGE && ev->kind != EVENT_COMMAND) || !text || !*text ||
 	    strlen(text) > INTENT_MAX_TEXT)
 		return T0_ENOTFOUND;
 	llm = llm_find(cfg->llm_provider);
