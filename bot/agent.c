@@ -809,25 +809,25 @@ static void audit_tool(struct agent_run *run, const struct llm_tool_call *c, con
 {
 	const struct config *cfg = run->b->world->cfg;
 	struct actor actor = run_actor(run);
-	char *args = c->args ? json_dumps(c->args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *red = args ? guard_redact(args, cfg->secrets, cfg->nsecrets, 1, NULL) : NULL;
+	json_t *args = c->args ? json_deep_copy(c->args) : NULL;
 	json_t *d = json_pack("{s:s, s:s, s:i, s:s, s:s, s:I}", "provider", run->llm->name,
 			      "model", run->model, "step", run->steps, "tool",
 			      c->name ? c->name : "", "outcome", outcome, "result_bytes",
 			      (json_int_t)result_bytes);
 
+	if (args && guard_redact_json(args, cfg->secrets, cfg->nsecrets) < 0) {
+		json_decref(args);
+		args = NULL;
+	}
 	if (d) {
-		json_t *a = red ? json_loads(red, 0, NULL) : NULL;
-
-		json_object_set_new(d, "args", a ? a : json_null());
+		json_object_set(d, "args", args ? args : json_null());
 		if (error)
 			json_object_set_new(d, "error", json_string(error));
 		if (audit_append(run->b->store, &actor, run->channel, "llm.tool_call", d, NULL) != T0_OK)
 			metrics_counter_add("tier0_audit_failures_total", NULL, 1);
 	}
 	json_decref(d);
-	free(args);
-	free(red);
+	json_decref(args);
 }
 
 /*

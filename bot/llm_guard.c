@@ -296,6 +296,48 @@ char *guard_redact(const char *s, char *const *secrets, size_t nsecrets, int jso
 	return sb_done(&b);
 }
 
+#define GUARD_MAX_DEPTH 128
+
+static int redact_node(json_t *node, char *const *secrets, size_t nsecrets, int depth)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+	int total = 0, n;
+
+	if (depth > GUARD_MAX_DEPTH)
+		return 0;
+	if (json_is_string(node)) {
+		char *out = guard_redact(json_string_value(node), secrets, nsecrets, 0, &n);
+
+		if (!out)
+			return -1;
+		if (n && json_string_set(node, out) != 0)
+			n = -1;
+		free(out);
+		return n;
+	}
+	if (json_is_array(node)) {
+		json_array_foreach(node, i, v) {
+			if ((n = redact_node(v, secrets, nsecrets, depth + 1)) < 0)
+				return -1;
+			total += n;
+		}
+	} else if (json_is_object(node)) {
+		json_object_foreach(node, key, v) {
+			if ((n = redact_node(v, secrets, nsecrets, depth + 1)) < 0)
+				return -1;
+			total += n;
+		}
+	}
+	return total;
+}
+
+int guard_redact_json(json_t *root, char *const *secrets, size_t nsecrets)
+{
+	return redact_node(root, secrets, nsecrets, 0);
+}
+
 /* ---- links and mentions ---- */
 
 static int url_char(unsigned char c)

@@ -32,6 +32,14 @@ char *guard_redact(const char *s, char *const *secrets, size_t nsecrets, int jso
 		   int *count);
 
 /*
+ * The same for every string value of a JSON tree, in place (object keys are
+ * left alone, so the document keeps its shape whatever the secrets are).
+ * Nesting deeper than 128 levels is not visited. Returns the number of
+ * replacements, or -1 when out of memory.
+ */
+int guard_redact_json(json_t *root, char *const *secrets, size_t nsecrets);
+
+/*
  * Removes zero-width and bidi controls (U+200B-U+200F, U+202A-U+202E,
  * U+2060-U+2064, U+2066-U+2069, U+FEFF, U+00AD, U+061C, U+180E, tag
  * characters U+E0000-U+E007F, variation selectors, U+FFF9-U+FFFB), C0/C1

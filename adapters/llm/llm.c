@@ -128,8 +128,8 @@ int llm_http_complete(const struct llm_provider *p, struct t0_loop *loop,
 	const char *hp[LLM_MAX_HEADERS];
 	struct llm_http *h = NULL;
 	char url[LLM_URL_MAX];
-	json_t *body = NULL;
-	char *text = NULL, *clean = NULL;
+	json_t *body = NULL, *copy = NULL;
+	char *clean = NULL;
 	size_t nh = 0;
 	int rc;
 
@@ -146,18 +146,15 @@ int llm_http_complete(const struct llm_provider *p, struct t0_loop *loop,
 	rc = p->headers(cfg, hdrs, LLM_MAX_HEADERS, &nh);
 	if (rc != T0_OK)
 		goto out;
-	body = p->body(cfg, call);
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	if (!text) {
-		rc = T0_ENOMEM;
-		goto out;
-	}
 	/*
 	 * Last line of defence: whatever went into the conversation was redacted
-	 * on the way in; the serialised body is checked again as a whole.
+	 * on the way in; every string of the body is checked again (on a copy:
+	 * the body shares the conversation's messages).
 	 */
-	clean = guard_redact(text, cfg->secrets, cfg->nsecrets, 1, NULL);
-	if (!clean) {
+	body = p->body(cfg, call);
+	copy = body ? json_deep_copy(body) : NULL;
+	if (!copy || guard_redact_json(copy, cfg->secrets, cfg->nsecrets) < 0 ||
+	    !(clean = json_dumps(copy, JSON_COMPACT))) {
 		rc = T0_ENOMEM;
 		goto out;
 	}
@@ -197,7 +194,7 @@ out:
 	}
 	free(h);
 	json_decref(body);
-	free(text);
+	json_decref(copy);
 	free(clean);
 	return rc;
 }

@@ -626,6 +626,25 @@ static void test_agent_timeout_is_reported_not_a_hang(void **state)
 	assert_non_null(strstr(f->reply->text, "did not answer in time"));
 }
 
+static void test_agent_wall_time_bounds_the_whole_request(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t0;
+	char *body = fake_llm_fixture(f->fl, f->api == FAKE_LLM_OPENAI
+						     ? "openai/spec_chat_completion_text.json"
+						     : "anthropic/body_text_end_turn.json");
+
+	/* a generous attempt timeout and retries, but half a second for the whole request */
+	start(f, "  timeout: 30\n  retries: 5\n  max_seconds: 0.5\n");
+	fake_llm_raw(f->fl, 200, "Content-Type: application/json\r\n", body, 4000);
+	free(body);
+	t0 = t0_mono_ns();
+	ask(f, "why is search slow");
+	assert_true((t0_mono_ns() - t0) / 1000000u < 2500);
+	assert_int_equal(fake_llm_count(f->fl), 1);
+	assert_non_null(strstr(f->reply->text, "did not answer in time"));
+}
+
 static void test_agent_unreachable_provider_is_said_plainly(void **state)
 {
 	struct fx *f = *state;
@@ -1001,6 +1020,7 @@ int main(void)
 		BOTH(test_agent_529_overloaded_retried_then_reported),
 		BOTH(test_agent_529_then_success),
 		BOTH(test_agent_timeout_is_reported_not_a_hang),
+		BOTH(test_agent_wall_time_bounds_the_whole_request),
 		BOTH(test_agent_unreachable_provider_is_said_plainly),
 		BOTH(test_agent_injection_in_tool_result_causes_no_action),
 		BOTH(test_agent_refused_proposal_is_explained),

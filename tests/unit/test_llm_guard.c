@@ -86,6 +86,24 @@ static void test_guard_json_mode_keeps_the_document_valid(void **state)
 	free(out);
 }
 
+static void test_guard_redact_json_leaves_keys_and_shape(void **state)
+{
+	/* a weak configured secret that is also a key and a role name */
+	char *secrets[] = { (char *)"content", (char *)"hunter22" };
+	json_t *j = json_pack("{s:[{s:s, s:s}, {s:s, s:[{s:s, s:s}]}]}", "messages", "role", "user",
+			      "content", "pw hunter22 and xoxb-1234567890-abcdefghij", "role",
+			      "assistant", "content", "type", "text", "text", "the content is fine");
+	char *out;
+
+	assert_int_equal(guard_redact_json(j, secrets, 2), 3);
+	out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(out, "{\"messages\":[{\"content\":\"pw [REDACTED] and [REDACTED]\","
+				 "\"role\":\"user\"},{\"content\":[{\"text\":\"the [REDACTED] is "
+				 "fine\",\"type\":\"text\"}],\"role\":\"assistant\"}]}");
+	free(out);
+	json_decref(j);
+}
+
 static void test_guard_clean_strips_invisible_and_bidi(void **state)
 {
 	/* ZWSP, RLO, LRI/PDI, BOM, soft hyphen, a tag character (ASCII smuggling), BEL, CR */
@@ -186,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_guard_leaves_ordinary_text_alone),
 		cmocka_unit_test(test_guard_redacts_configured_secrets),
 		cmocka_unit_test(test_guard_json_mode_keeps_the_document_valid),
+		cmocka_unit_test(test_guard_redact_json_leaves_keys_and_shape),
 		cmocka_unit_test(test_guard_clean_strips_invisible_and_bidi),
 		cmocka_unit_test(test_guard_clean_truncates_on_a_character_boundary),
 		cmocka_unit_test(test_guard_collects_urls),
