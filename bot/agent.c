@@ -30,6 +30,7 @@
 #define AGENT_MAX_TOOLS 12
 #define AGENT_MAX_ARG 200         /* bytes of one string argument */
 #define AGENT_MAX_PARAMS 20       /* keys in propose_action's params */
+#define AGENT_MAX_CALLS_PER_TURN 8 /* tool calls run per model turn; more are refused */
 #define AGENT_ANSWER_MAX 3000     /* bytes of the model's text shown to people */
 #define AGENT_MAX_LOOKED_UP 12
 #define AGENT_MAX_REQUEST_IDS 20
@@ -371,7 +372,10 @@ static void run_finish(struct agent_run *run, const char *outcome, struct reply 
 	run_record(run, outcome);
 	run->pending = NULL;
 	run_free(run);
-	bot_pending_finish(p, r);
+	if (p)
+		bot_pending_finish(p, r);
+	else
+		reply_free(r); /* nobody to answer: the request was taken before us */
 }
 
 static void summary_finish(struct agent_run *run, const char *outcome, int rc, const char *text)
@@ -921,6 +925,16 @@ static void run_tools(struct agent_run *run, const struct llm_turn *t)
 	for (size_t i = 0; i < t->ncalls && rc == T0_OK; i++) {
 		int malformed = 0;
 
+		if (i >= AGENT_MAX_CALLS_PER_TURN) {
+			/* Every call needs an answer, but only the first few are run. */
+			res[i].call_id = t->calls[i].id;
+			res[i].is_error = 1;
+			texts[i] = strdup("Error: too many tool calls in one turn; this one was not run.");
+			res[i].content = texts[i];
+			rc = texts[i] ? T0_OK : T0_ENOMEM;
+			bad = 1;
+			continue;
+		}
 		rc = tool_exec(run, &t->calls[i], &texts[i], &res[i].is_error, &malformed);
 		res[i].call_id = t->calls[i].id;
 		res[i].content = texts[i];

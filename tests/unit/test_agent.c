@@ -489,6 +489,31 @@ static void test_agent_two_tool_calls_in_one_turn(void **state)
 	assert_string_equal(f->reply->text, "Payments Team owns it; Alice is on call.");
 }
 
+static void test_agent_too_many_calls_in_one_turn_are_refused(void **state)
+{
+	struct fx *f = *state;
+	struct fake_llm_call calls[9];
+	char ids[9][16];
+	json_t *res;
+
+	for (int i = 0; i < 9; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "call_%d", i);
+		calls[i].id = ids[i];
+		calls[i].name = "get_owner";
+		calls[i].args = "{\"service\":\"payment-api\"}";
+	}
+	start(f, "");
+	fake_llm_tools(f->fl, NULL, calls, 9, NULL);
+	fake_llm_text(f->fl, "done", NULL);
+	ask(f, "ask nine times who owns payments");
+	res = tool_results(f, 1);
+	assert_int_equal(json_array_size(res), 9); /* every call is answered */
+	assert_non_null(strstr(result_content(res, 7), "owned by Payments Team"));
+	assert_non_null(strstr(result_content(res, 8), "too many tool calls"));
+	json_decref(res);
+	assert_string_equal(f->reply->text, "done");
+}
+
 static void test_agent_invalid_arguments_go_back_once_and_the_model_recovers(void **state)
 {
 	struct fx *f = *state;
@@ -1013,6 +1038,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_agent_several_steps_of_tool_use),
 		BOTH(test_agent_two_tool_calls_in_one_turn),
+		BOTH(test_agent_too_many_calls_in_one_turn_are_refused),
 		BOTH(test_agent_invalid_arguments_go_back_once_and_the_model_recovers),
 		BOTH(test_agent_second_invalid_call_stops_gracefully),
 		BOTH(test_agent_max_tokens_stop_runs_no_tool),
