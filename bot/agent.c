@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "bot/audit.h"
 #include "bot/bot.h"
 #include "bot/catalog.h"
@@ -173,16 +175,25 @@ static void run_free(struct agent_run *run)
 	free(run);
 }
 
+/* The fence's nonce: text planted in a runbook cannot know it, so it cannot close the fence. */
 static void nonce_fill(char out[17])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint64_t x = t0_mono_ns() ^ ((uint64_t)(uintptr_t)out << 17) ^ 0x9e3779b97f4a7c15ull;
+	unsigned char r[8];
 
-	for (int i = 0; i < 16; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		out[i] = hex[x & 15];
+	if (RAND_bytes(r, sizeof(r)) != 1) {
+		uint64_t x = t0_mono_ns() ^ ((uint64_t)(uintptr_t)out << 17) ^ 0x9e3779b97f4a7c15ull;
+
+		for (size_t i = 0; i < sizeof(r); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			r[i] = (unsigned char)x;
+		}
+	}
+	for (size_t i = 0; i < sizeof(r); i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
 	}
 	out[16] = '\0';
 }
