@@ -92,6 +92,10 @@ static int check_levels(struct vctx *v, json_t *val, const char *path, const str
 static int check_rule(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_pattern(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_commands(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_llm(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_llm_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_money(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_seconds(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_teams(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_teams_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_teams_path(struct vctx *v, json_t *val, const char *path, const struct loc *at);
@@ -183,6 +187,50 @@ static const struct cfg_key intents_keys[] = {
 	{ 0 },
 };
 
+static const char *const llm_providers[] = { "anthropic", "openai", NULL };
+static const char *const llm_routings[] = { "off", "fallback", "always_in_dms", NULL };
+static const char *const llm_token_fields[] = { "max_completion_tokens", "max_tokens", NULL };
+
+/*
+ * No provider means no LLM. Prices and budgets are numbers (integer or not),
+ * so they are CFG_ANY with a check; config_fill reads them as doubles.
+ */
+static const struct cfg_key llm_keys[] = {
+	{ .name = "provider", .kind = CFG_STR, .oneof = llm_providers },
+	{ .name = "api_url", .kind = CFG_STR, .check = check_llm_url },
+	{ .name = "api_key", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "model", .kind = CFG_STR },
+	{ .name = "max_tokens", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 1024,
+	  .min = 16, .max = 200000 },
+	{ .name = "timeout", .kind = CFG_ANY, .check = check_seconds },
+	{ .name = "retries", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 2,
+	  .min = 0, .max = 10 },
+	{ .name = "routing", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "fallback",
+	  .oneof = llm_routings },
+	{ .name = "max_steps", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 6,
+	  .min = 1, .max = 20 },
+	{ .name = "max_request_tokens", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 60000, .min = 100, .max = 10000000 },
+	{ .name = "max_seconds", .kind = CFG_ANY, .check = check_seconds },
+	{ .name = "max_tool_result_bytes", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 8000, .min = 256, .max = 1000000 },
+	{ .name = "price_input_per_mtok", .kind = CFG_ANY, .check = check_money },
+	{ .name = "price_output_per_mtok", .kind = CFG_ANY, .check = check_money },
+	{ .name = "price_cached_input_per_mtok", .kind = CFG_ANY, .check = check_money },
+	{ .name = "budget_user_daily_usd", .kind = CFG_ANY, .check = check_money },
+	{ .name = "budget_daily_usd", .kind = CFG_ANY, .check = check_money },
+	{ .name = "budget_user_daily_tokens", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 0, .min = 0, .max = (long long)1 << 50 },
+	{ .name = "budget_daily_tokens", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 0, .min = 0, .max = (long long)1 << 50 },
+	{ .name = "anthropic_version", .kind = CFG_STR, .flags = CFG_DEF,
+	  .def_str = "2023-06-01" },
+	{ .name = "max_tokens_field", .kind = CFG_STR, .flags = CFG_DEF,
+	  .def_str = "max_completion_tokens", .oneof = llm_token_fields },
+	{ .name = "incident_summary", .kind = CFG_BOOL, .flags = CFG_DEF, .def_int = 0 },
+	{ 0 },
+};
+
 /* teams: Microsoft Teams through the Bot Framework (docs/TEAMS.md). */
 static const struct cfg_key teams_pacing_keys[] = {
 	{ .name = "burst", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 7,
@@ -231,6 +279,7 @@ static const struct cfg_key root_keys[] = {
 	{ .name = "console", .kind = CFG_OBJ, .keys = console_keys },
 	{ .name = "oncall", .kind = CFG_OBJ, .keys = oncall_keys },
 	{ .name = "intents", .kind = CFG_OBJ, .keys = intents_keys },
+	{ .name = "llm", .kind = CFG_OBJ, .keys = llm_keys, .check = check_llm },
 	{ .name = "teams", .kind = CFG_OBJ, .keys = teams_keys, .check = check_teams },
 	{ 0 },
 };
@@ -996,6 +1045,61 @@ static int check_commands(struct vctx *v, json_t *val, const char *path, const s
 	return T0_OK;
 }
 
+/* A number (integer or decimal) of US dollars, >= 0. */
+static int check_money(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	if (!json_is_number(val))
+		return verr(v, at, path, "expected a number, got %s", json_kind_name(val));
+	if (json_number_value(val) < 0 || json_number_value(val) > 1e9)
+		return verr(v, at, path, "must be between 0 and 1000000000, got %g",
+			    json_number_value(val));
+	return T0_OK;
+}
+
+/* A duration in seconds, decimals allowed (0.5), from 0.05 to 3600. */
+static int check_seconds(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	if (!json_is_number(val))
+		return verr(v, at, path, "expected a number of seconds, got %s", json_kind_name(val));
+	if (json_number_value(val) < 0.05 || json_number_value(val) > 3600)
+		return verr(v, at, path, "must be between 0.05 and 3600 seconds, got %g",
+			    json_number_value(val));
+	return T0_OK;
+}
+
+static int check_llm_url(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+
+	if ((strncmp(s, "https://", 8) == 0 && s[8]) || (strncmp(s, "http://", 7) == 0 && s[7]))
+		return T0_OK;
+	return verr(v, at, path, "expected an http:// or https:// URL, got '%s'", s);
+}
+
+/* The section as a whole: a provider needs a model, and settings need a provider. */
+static int check_llm(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	static const char *const needs_provider[] = { "model", "api_url", "api_key" };
+	char sub[CFG_MAX_PATH];
+
+	if (json_object_get(val, "provider")) {
+		if (!json_object_get(val, "model")) {
+			path_key(sub, sizeof(sub), path, "model");
+			return verr(v, at, sub, "required when llm.provider is set");
+		}
+		return T0_OK;
+	}
+	for (size_t i = 0; i < T0_ARRAY_LEN(needs_provider); i++) {
+		if (json_object_get(val, needs_provider[i])) {
+			path_key(sub, sizeof(sub), path, "provider");
+			return verr(v, at, sub,
+				    "required (anthropic or openai) when llm.%s is set",
+				    needs_provider[i]);
+		}
+	}
+	return T0_OK;
+}
+
 /* A present teams section needs the bot's identity; its absence switches Teams off. */
 static int check_teams(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
@@ -1110,6 +1214,62 @@ static char *default_user(void)
 	return strdup("operator");
 }
 
+static double num_or(const json_t *j, double def)
+{
+	return json_is_number(j) ? json_number_value(j) : def;
+}
+
+static int config_fill_llm(struct config *cfg)
+{
+	const json_t *llm = json_object_get(cfg->tree, "llm");
+	const char *provider = json_string_value(json_object_get(llm, "provider"));
+	const char *url = json_string_value(json_object_get(llm, "api_url"));
+	const char *routing = json_string_value(json_object_get(llm, "routing"));
+	const char *model = json_string_value(json_object_get(llm, "model"));
+
+	if (!provider)
+		return T0_OK;
+	if (!url)
+		url = strcmp(provider, "anthropic") == 0 ? "https://api.anthropic.com"
+							 : "https://api.openai.com/v1";
+	cfg->llm_provider = strdup(provider);
+	cfg->llm_api_url = strdup(url);
+	cfg->llm_model = strdup(model ? model : "");
+	cfg->llm_anthropic_version =
+		strdup(json_string_value(json_object_get(llm, "anthropic_version")));
+	cfg->llm_max_tokens_field =
+		strdup(json_string_value(json_object_get(llm, "max_tokens_field")));
+	if (!cfg->llm_provider || !cfg->llm_api_url || !cfg->llm_model ||
+	    !cfg->llm_anthropic_version || !cfg->llm_max_tokens_field)
+		return T0_ENOMEM;
+	/* A trailing slash would double up when the endpoint path is appended. */
+	for (size_t n = strlen(cfg->llm_api_url); n > 8 && cfg->llm_api_url[n - 1] == '/'; n--)
+		cfg->llm_api_url[n - 1] = '\0';
+	cfg->llm_api_key = json_string_value(json_object_get(llm, "api_key"));
+	cfg->llm_max_tokens = (int)json_integer_value(json_object_get(llm, "max_tokens"));
+	cfg->llm_timeout_ms = (int)(num_or(json_object_get(llm, "timeout"), 60) * 1000);
+	cfg->llm_retries = (int)json_integer_value(json_object_get(llm, "retries"));
+	cfg->llm_routing = strcmp(routing, "off") == 0	     ? CFG_LLM_OFF
+			   : strcmp(routing, "fallback") == 0 ? CFG_LLM_FALLBACK
+							      : CFG_LLM_ALWAYS_IN_DMS;
+	cfg->llm_max_steps = (int)json_integer_value(json_object_get(llm, "max_steps"));
+	cfg->llm_max_request_tokens = json_integer_value(json_object_get(llm, "max_request_tokens"));
+	cfg->llm_max_wall_ms = (int)(num_or(json_object_get(llm, "max_seconds"), 120) * 1000);
+	cfg->llm_max_tool_result_bytes =
+		(int)json_integer_value(json_object_get(llm, "max_tool_result_bytes"));
+	cfg->llm_price_input = num_or(json_object_get(llm, "price_input_per_mtok"), 0);
+	cfg->llm_price_output = num_or(json_object_get(llm, "price_output_per_mtok"), 0);
+	cfg->llm_price_cached_input =
+		num_or(json_object_get(llm, "price_cached_input_per_mtok"), cfg->llm_price_input);
+	cfg->llm_budget_user_daily_usd = num_or(json_object_get(llm, "budget_user_daily_usd"), 0);
+	cfg->llm_budget_daily_usd = num_or(json_object_get(llm, "budget_daily_usd"), 0);
+	cfg->llm_budget_user_daily_tokens =
+		json_integer_value(json_object_get(llm, "budget_user_daily_tokens"));
+	cfg->llm_budget_daily_tokens = json_integer_value(json_object_get(llm, "budget_daily_tokens"));
+	cfg->llm_incident_summary = json_is_true(json_object_get(llm, "incident_summary"));
+	return T0_OK;
+}
+
 static char *opt_strdup(const json_t *j)
 {
 	return j ? strdup(json_string_value(j)) : NULL;
@@ -1207,6 +1367,9 @@ static int config_fill(struct config *cfg)
 	cfg->oncall_schedules = tree_get(tree, "oncall", "schedules");
 	cfg->intent_rules = tree_get(tree, "intents", "rules");
 	cfg->command_aliases = (json_t *)tree_get(tree, "intents", "commands");
+	rc = config_fill_llm(cfg);
+	if (rc != T0_OK)
+		return rc;
 	return config_fill_teams(cfg);
 }
 
@@ -1348,6 +1511,11 @@ void config_free(struct config *cfg)
 	free(cfg->console_user);
 	free(cfg->console_email);
 	free(cfg->console_channel);
+	free(cfg->llm_provider);
+	free(cfg->llm_api_url);
+	free(cfg->llm_model);
+	free(cfg->llm_anthropic_version);
+	free(cfg->llm_max_tokens_field);
 	for (size_t i = 0; i < cfg->nsecrets; i++) {
 		memset(cfg->secrets[i], 0, strlen(cfg->secrets[i]));
 		free(cfg->secrets[i]);

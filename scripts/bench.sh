@@ -53,3 +53,8 @@ sleep 0.5
 echo "daemon idle RSS: $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") kB (peak $(awk '/^VmHWM/ {print $2}' "/proc/$pid/status") kB)"
 kill -TERM "$pid"
 wait "$pid"
+
+if [ -x ./build/bench/bench_llm ]; then
+	echo "== LLM agent overhead per step (fake provider: in-process, then HTTP on 127.0.0.1)"
+	./build/bench/bench_llm "${BENCH_LLM_REQUESTS:-1000}"
+fi

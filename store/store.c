@@ -35,6 +35,8 @@ enum store_stmt {
 	STMT_AUDIT_EACH,
 	STMT_AUDIT_LAST_CHANNEL,
 	STMT_AUDIT_LAST_ALL,
+	STMT_LLM_USAGE_ADD,
+	STMT_LLM_USAGE_TOTALS,
 	STMT_CONV_REF_PUT,
 	STMT_CONV_REF_GET,
 	STMT_CONV_REF_STALE,
@@ -67,6 +69,14 @@ static const char *const store_sql[STMT__COUNT] = {
 				    " WHERE channel = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
 	[STMT_AUDIT_LAST_ALL] = "SELECT * FROM (SELECT " AUDIT_COLUMNS " FROM audit"
 				" ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+	[STMT_LLM_USAGE_ADD] = "INSERT INTO llm_usage (ts_ms, day, platform, user_id, channel,"
+			       " purpose, provider, model, calls, input_tokens, output_tokens,"
+			       " cache_tokens, cost_usd, outcome)"
+			       " VALUES (?1, strftime('%Y-%m-%d', ?1 / 1000, 'unixepoch'), ?2, ?3,"
+			       " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[STMT_LLM_USAGE_TOTALS] = "SELECT count(*), coalesce(sum(input_tokens + cache_tokens), 0),"
+				  " coalesce(sum(output_tokens), 0), coalesce(sum(cost_usd), 0)"
+				  " FROM llm_usage WHERE day = ?1 AND (?2 IS NULL OR user_id = ?2)",
 	/* Seeing a conversation again makes its reference live again. */
 	[STMT_CONV_REF_PUT] = "INSERT INTO conversation_refs (platform, conversation_id, ref, updated_ms,"
 			      " stale) VALUES (?1, ?2, ?3, ?4, 0)"
@@ -743,6 +753,74 @@ int store_audit_last(struct store *st, const char *channel, int limit, store_aud
 	if (src != SQLITE_OK)
 		goto out;
 	rc = store_audit_walk(st, s, cb, arg);
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_llm_usage_add(struct store *st, const struct store_llm_usage *u)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || u == NULL || u->provider == NULL || u->model == NULL ||
+	    u->outcome == NULL || u->ts_ms < 0) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_LLM_USAGE_ADD);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, u->ts_ms) != SQLITE_OK ||
+	    store_bind_opt_text(s, 2, u->platform) != SQLITE_OK ||
+	    store_bind_opt_text(s, 3, u->user_id) != SQLITE_OK ||
+	    store_bind_opt_text(s, 4, u->channel) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 5, u->purpose ? u->purpose : "agent", -1, SQLITE_STATIC) !=
+		    SQLITE_OK ||
+	    sqlite3_bind_text(s, 6, u->provider, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 7, u->model, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 8, u->calls) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 9, u->input_tokens) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 10, u->output_tokens) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 11, u->cache_tokens) != SQLITE_OK ||
+	    sqlite3_bind_double(s, 12, u->cost_usd) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 13, u->outcome, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = T0_OK;
+	goto out;
+fail:
+	log_err("store", "llm_usage_add", "err=%s", sqlite3_errmsg(st->db));
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_llm_usage_totals(struct store *st, const char *day, const char *user_id,
+			   struct store_llm_totals *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || day == NULL || out == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	s = store_stmt(st, STMT_LLM_USAGE_TOTALS);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    store_bind_opt_text(s, 2, user_id) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		log_err("store", "llm_usage_totals", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	out->requests = sqlite3_column_int64(s, 0);
+	out->input_tokens = sqlite3_column_int64(s, 1);
+	out->output_tokens = sqlite3_column_int64(s, 2);
+	out->cost_usd = sqlite3_column_double(s, 3);
+	rc = T0_OK;
 out:
 	store_done(s);
 	return rc;

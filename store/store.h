@@ -105,4 +105,29 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
 
+/*
+ * Language-model usage (table llm_usage): one row per request answered with
+ * the LLM. day is the UTC date "YYYY-MM-DD" of ts_ms. Strings are borrowed.
+ */
+struct store_llm_usage {
+	int64_t ts_ms;
+	const char *platform, *user_id, *channel; /* user_id NULL: the bot itself */
+	const char *purpose;  /* "agent" | "summary" */
+	const char *provider, *model;
+	int64_t calls;        /* model calls (HTTP requests answered) */
+	int64_t input_tokens, output_tokens, cache_tokens;
+	double cost_usd;
+	const char *outcome;  /* "answered", "max_steps", "unavailable", ... */
+};
+int store_llm_usage_add(struct store *st, const struct store_llm_usage *u);
+
+struct store_llm_totals {
+	int64_t requests;
+	int64_t input_tokens, output_tokens;
+	double cost_usd;
+};
+/* Sums of one UTC day ("YYYY-MM-DD"); user_id NULL = everyone. */
+int store_llm_usage_totals(struct store *st, const char *day, const char *user_id,
+			   struct store_llm_totals *out);
+
 #endif

@@ -120,6 +120,8 @@ static const char *reason(int status)
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 529: return "Site Overloaded";
 	default: return "Status";
 	}
 }
