@@ -115,6 +115,11 @@ int store_incident_latest(struct store *st, const char *service, int open_only,
 /* Records where the incident's message is. */
 int store_incident_set_message(struct store *st, int64_t id, const char *platform,
 			       const char *channel, const char *message_ref);
+/* Merges a JSON object into the incident's detail (json_patch). */
+int store_incident_patch_detail(struct store *st, int64_t id, const char *patch_json);
+/* Ids of the incidents whose message is (channel, message_ref), oldest first; *ids malloc'ed. */
+int store_incident_ids_by_message(struct store *st, const char *channel, const char *message_ref,
+				  int limit, int64_t **ids, size_t *n);
 /* Incidents of a service created at or after since_ms, newest first, other than skip_id. */
 typedef int (*store_incident_cb)(void *arg, const struct store_incident *inc);
 int store_incident_recent(struct store *st, const char *service, int64_t since_ms, int64_t skip_id,

@@ -41,6 +41,10 @@ static const char SQL_INC_SET_MSG[] =
 static const char SQL_INC_RECENT[] =
 	"SELECT " INC_COLS " FROM incidents WHERE service = ?1 COLLATE NOCASE AND created_ms >= ?2"
 	" AND id <> ?3 ORDER BY created_ms DESC, id DESC LIMIT ?4";
+static const char SQL_INC_PATCH[] =
+	"UPDATE incidents SET detail = json_patch(detail, ?2) WHERE id = ?1";
+static const char SQL_INC_BY_MSG[] =
+	"SELECT id FROM incidents WHERE channel = ?1 AND message_ref = ?2 ORDER BY id LIMIT ?3";
 static const char SQL_INC_COUNT[] = "SELECT count(*) FROM incidents";
 static const char SQL_EV_ADD[] =
 	"INSERT INTO incident_events (incident_id, ts_ms, kind, event_id, detail)"
@@ -258,6 +262,65 @@ int store_incident_set_message(struct store *st, int64_t id, const char *platfor
 		rc = T0_ENOTFOUND;
 	store_ext_done(s);
 	return rc;
+}
+
+int store_incident_patch_detail(struct store *st, int64_t id, const char *patch_json)
+{
+	sqlite3_stmt *s;
+	int rc = T0_OK;
+
+	if (!st || !patch_json)
+		return T0_EINVAL;
+	s = store_ext_stmt(st, SQL_INC_PATCH);
+	if (!s)
+		return T0_EDB;
+	if (sqlite3_bind_int64(s, 1, id) || bind_text(s, 2, patch_json) ||
+	    sqlite3_step(s) != SQLITE_DONE)
+		rc = db_fail(st, "incident_patch_detail");
+	else if (sqlite3_changes(store_sqlite(st)) == 0)
+		rc = T0_ENOTFOUND;
+	store_ext_done(s);
+	return rc;
+}
+
+int store_incident_ids_by_message(struct store *st, const char *channel, const char *message_ref,
+				  int limit, int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *s;
+	int64_t *out = NULL;
+	size_t cnt = 0;
+	int rc = T0_OK, src;
+
+	if (!st || !channel || !message_ref || !ids || !n || limit <= 0)
+		return T0_EINVAL;
+	*ids = NULL;
+	*n = 0;
+	if (limit > MAX_ROWS)
+		limit = MAX_ROWS;
+	out = malloc((size_t)limit * sizeof(*out));
+	s = store_ext_stmt(st, SQL_INC_BY_MSG);
+	if (!out || !s) {
+		free(out);
+		return out ? T0_EDB : T0_ENOMEM;
+	}
+	if (bind_text(s, 1, channel) || bind_text(s, 2, message_ref) ||
+	    sqlite3_bind_int(s, 3, limit)) {
+		rc = db_fail(st, "incident_ids_by_message");
+		goto out;
+	}
+	while ((src = sqlite3_step(s)) == SQLITE_ROW && cnt < (size_t)limit)
+		out[cnt++] = sqlite3_column_int64(s, 0);
+	if (src != SQLITE_ROW && src != SQLITE_DONE)
+		rc = db_fail(st, "incident_ids_by_message");
+out:
+	store_ext_done(s);
+	if (rc != T0_OK) {
+		free(out);
+		return rc;
+	}
+	*ids = out;
+	*n = cnt;
+	return T0_OK;
 }
 
 int store_incident_recent(struct store *st, const char *service, int64_t since_ms, int64_t skip_id,
