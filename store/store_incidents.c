@@ -69,6 +69,8 @@ static const char SQL_DEP_UPSERT[] =
 	" actor = coalesce(excluded.actor, deployments.actor),"
 	" url = coalesce(excluded.url, deployments.url),"
 	" detail = json_patch(deployments.detail, excluded.detail)";
+static const char SQL_DEP_EXISTS[] =
+	"SELECT 1 FROM deployments WHERE source = ?1 AND external_id = ?2";
 static const char SQL_DEP_SINCE[] =
 	"SELECT id, service, source, external_id, version, ref, actor, environment, status,"
 	" created_ms, url, detail FROM deployments WHERE service = ?1 COLLATE NOCASE"
@@ -519,18 +521,22 @@ int store_deployment_upsert(struct store *st, const struct store_deployment *d, 
 		rc = db_fail(st, "deployment_upsert");
 		goto out;
 	}
-	{
-		sqlite3 *db = store_sqlite(st);
-		int64_t before = sqlite3_last_insert_rowid(db);
+	if (inserted) {
+		/* The upsert cannot tell an insert from an update: ask first. */
+		sqlite3_stmt *q = store_ext_stmt(st, SQL_DEP_EXISTS);
+		int src;
 
-		if (sqlite3_step(s) != SQLITE_DONE) {
+		if (!q || bind_text(q, 1, d->source) || bind_text(q, 2, d->external_id)) {
+			store_ext_done(q);
 			rc = db_fail(st, "deployment_upsert");
 			goto out;
 		}
-		/* An upsert that updated leaves last_insert_rowid alone. */
-		if (inserted)
-			*inserted = sqlite3_last_insert_rowid(db) != before;
+		src = sqlite3_step(q);
+		*inserted = src == SQLITE_DONE;
+		store_ext_done(q);
 	}
+	if (sqlite3_step(s) != SQLITE_DONE)
+		rc = db_fail(st, "deployment_upsert");
 out:
 	store_ext_done(s);
 	return rc;
