@@ -54,7 +54,7 @@ struct pd_op {
 	void *arg;
 	struct http_call *call;
 	uv_timer_t timer;
-	int timer_init, waiting, done;
+	int timer_init, waiting, done, retried;
 	struct pd_op *prev, *next;
 };
 
@@ -213,6 +213,14 @@ static void on_http(const struct http_resp *resp, void *arg)
 		op_complete(op, T0_ERATELIMIT, 429, "rate limited", 2020, NULL);
 		return;
 	}
+	/* A read may try once more after a server error; a write is never repeated. */
+	if ((resp->status == 500 || resp->status == 502 || resp->status == 503 ||
+	     resp->status == 504) && !op->body && !op->retried && ms_left(op) > 300) {
+		json_decref(body);
+		op->retried = 1;
+		if (op_wait_ms(op, 200) == T0_OK)
+			return;
+	}
 	if (resp->status < 200 || resp->status > 299) {
 		const json_t *e = json_object_get(body, "error");
 
@@ -313,9 +321,11 @@ static void op_send(struct pd_op *op)
 	req.timeout_ms = left;
 	req.deadline_ms = left;
 	req.max_response_bytes = PD_MAX_RESPONSE;
-	/* 429 is handled here (ratelimit-reset); reads may retry a 5xx or a refused connection. */
-	req.max_retries = op->body ? 0 : 1;
-	req.retry_5xx = !op->body;
+	/*
+	 * No retries in the HTTP client: it would retry a 429 on its own backoff,
+	 * while PagerDuty says when to come back (ratelimit-reset, handled above).
+	 */
+	req.max_retries = 0;
 	rc = http_request_ex(c->loop, &req, on_http, op, &op->call);
 	if (rc != T0_OK)
 		op_complete(op, rc == T0_ECLOSED ? T0_ECLOSED : T0_EHTTP, 0, t0_rc_str(rc), 0, NULL);
@@ -634,6 +644,7 @@ struct pd_lookup {
 	struct incident_src_result res;
 	int oncall_rc, incidents_rc;
 	char oncall_err[120];
+	char similar_ids[INCIDENT_MAX_SIMILAR][64];
 };
 
 static int src_status(int rc)
@@ -775,10 +786,18 @@ static void on_incidents(void *arg, const struct pd_result *r)
 		struct incident_similar *s;
 		int64_t ms = 0;
 
+		int seen = 0;
+
 		if (!id || (l->skip_incident && strcmp(id, l->skip_incident) == 0))
+			continue;
+		/* Pages may overlap when incidents arrive meanwhile: once each. */
+		for (size_t k = 0; k < l->res.nsimilar; k++)
+			seen |= strcmp(l->similar_ids[k], id) == 0;
+		if (seen)
 			continue;
 		if (l->res.nsimilar >= INCIDENT_MAX_SIMILAR)
 			break;
+		snprintf(l->similar_ids[l->res.nsimilar], sizeof(l->similar_ids[0]), "%s", id);
 		s = &l->res.similar[l->res.nsimilar++];
 		snprintf(s->title, sizeof(s->title), "%s",
 			 title ? title : json_string_value(json_object_get(o, "summary"))
