@@ -60,16 +60,15 @@ static struct inc_asm *running;
 /* ---- entity resolution ---- */
 
 /*
- * PagerDuty service id -> entity, cached by (catalog, size): entities are
- * never removed from a catalog, so a hit stays right until the catalog grows
- * or is replaced.
+ * PagerDuty service id -> entity, cached as a position in the catalog and
+ * checked on every hit (a reload may put a new catalog at the same address),
+ * so a stale entry costs a scan, never a dangling pointer.
  */
 #define PD_CACHE 64
 static struct {
-	const struct catalog *cat;
-	size_t count;
 	char sid[64];
-	struct cat_entity *e;
+	size_t idx;
+	int valid;
 } pd_cache[PD_CACHE];
 
 static size_t pd_hash(const char *s)
@@ -84,24 +83,31 @@ static size_t pd_hash(const char *s)
 static struct cat_entity *by_pd_service(const struct catalog *cat, const char *sid)
 {
 	size_t h = pd_hash(sid), n = catalog_count(cat);
-	struct cat_entity *found = NULL;
+	struct cat_entity *e;
 
-	if (pd_cache[h].cat == cat && pd_cache[h].count == n && strcmp(pd_cache[h].sid, sid) == 0)
-		return pd_cache[h].e;
-	for (size_t i = 0; i < n && !found; i++) {
-		struct cat_entity *e = catalog_at(cat, i);
-		const char *v = catalog_annotation(e, PD_ANNOTATION);
+	if (pd_cache[h].valid && strcmp(pd_cache[h].sid, sid) == 0 && pd_cache[h].idx < n) {
+		const char *v;
 
+		e = catalog_at(cat, pd_cache[h].idx);
+		v = catalog_annotation(e, PD_ANNOTATION);
 		if (v && strcmp(v, sid) == 0)
-			found = e;
+			return e;
 	}
-	if (strlen(sid) < sizeof(pd_cache[h].sid)) {
-		pd_cache[h].cat = cat;
-		pd_cache[h].count = n;
-		snprintf(pd_cache[h].sid, sizeof(pd_cache[h].sid), "%s", sid);
-		pd_cache[h].e = found;
+	for (size_t i = 0; i < n; i++) {
+		const char *v;
+
+		e = catalog_at(cat, i);
+		v = catalog_annotation(e, PD_ANNOTATION);
+		if (v && strcmp(v, sid) == 0) {
+			if (strlen(sid) < sizeof(pd_cache[h].sid)) {
+				snprintf(pd_cache[h].sid, sizeof(pd_cache[h].sid), "%s", sid);
+				pd_cache[h].idx = i;
+				pd_cache[h].valid = 1;
+			}
+			return e;
+		}
 	}
-	return found;
+	return NULL;
 }
 
 struct cat_entity *incident_find_entity(struct bot *b, const char *service,
