@@ -614,7 +614,8 @@ static void chan_send(struct chan *c, struct work *w)
 	struct store_incident inc = { 0 };
 	struct post_ctx *p = calloc(1, sizeof(*p));
 	struct reply *r = NULL;
-	struct live *l = w->id ? live_get(m, w->id) : NULL;
+	/* A thread note is not the incident's message: it leaves the incident's state alone. */
+	struct live *l = w->id && w->kind != W_THREAD ? live_get(m, w->id) : NULL;
 	int rc = T0_ENOMEM;
 
 	if (!p)

@@ -271,8 +271,12 @@ static void deploys_done(void *arg, json_t *ctx)
 		if (name && strcmp(name, "Backstage") != 0 && strcmp(name, "PagerDuty") != 0)
 			json_array_append(sources, s);
 	}
+	/* Backstage may have resolved what was typed to a catalog name: the store uses that. */
+	const char *resolved = json_string_value(json_object_get(ctx, "service"));
+
 	if (r)
-		incident_deploys_answer(d->b, d->service, d->asked, d->since_ms, sources, r);
+		incident_deploys_answer(d->b, resolved && *resolved ? resolved : d->service, d->asked,
+					d->since_ms, sources, r);
 	json_decref(sources);
 	json_decref(ctx);
 	bot_pending_finish(d->p, r);
