@@ -428,6 +428,7 @@ struct post_ctx {
 	struct chan *chan;
 	int kind;
 	int summary; /* one message for several incidents */
+	int calling, completed; /* the adapter may answer before its send returns */
 	int64_t *ids;
 	size_t nids;
 	char *ref;
@@ -545,7 +546,32 @@ static void on_posted(void *arg, int rc, const char *message_ref)
 			    p->summary || p->kind == W_SUMMARY_UPDATE ? "kind=\"summary\""
 								       : "kind=\"card\"",
 			    1);
-	post_ctx_free(p);
+	if (p->calling)
+		p->completed = 1; /* the caller frees p once the adapter's call returns */
+	else
+		post_ctx_free(p);
+}
+
+/*
+ * Sends through the adapter and makes sure on_posted runs exactly once,
+ * whether the adapter answers before returning, later, or refuses at once
+ * without calling back.
+ */
+static void post_through(struct incident_mgr *m, struct post_ctx *p, int kind,
+			 const struct reply_target *to, const struct reply *r)
+{
+	int rc;
+
+	p->calling = 1;
+	if (kind == W_POST)
+		rc = bot_post(m->b, p->chan->platform, to, r, on_posted, p);
+	else
+		rc = bot_update(m->b, p->chan->platform, to, p->ref, r, on_posted, p);
+	p->calling = 0;
+	if (p->completed)
+		post_ctx_free(p);
+	else if (rc != T0_OK)
+		on_posted(p, rc, NULL);
 }
 
 static int load_card(struct incident_mgr *m, int64_t id, struct reply **out,
@@ -672,6 +698,12 @@ static void chan_send(struct chan *c, struct work *w)
 		}
 		free(ids);
 		p->summary = 1;
+		if (!sc.n) {
+			/* Nothing left in that message: leave it as it is. */
+			collect_free(&sc);
+			rc = T0_ENOTFOUND;
+			goto fail;
+		}
 		r = incident_summary(m->b, sc.incs, sc.n);
 		p->ids = sc.ids;
 		p->nids = sc.n;
@@ -700,14 +732,11 @@ static void chan_send(struct chan *c, struct work *w)
 		p = NULL;
 		m->inflight--;
 		rc = bot_post(m->b, c->platform, &to, r, NULL, NULL);
-	} else if (w->kind == W_POST) {
-		rc = bot_post(m->b, c->platform, &to, r, on_posted, p);
+		if (rc != T0_OK)
+			log_warn("incident", "thread_note_failed", "channel=%s rc=%s", c->name,
+				 t0_rc_str(rc));
 	} else {
-		rc = bot_update(m->b, c->platform, &to, p->ref, r, on_posted, p);
-	}
-	if (rc != T0_OK && p) {
-		/* The adapter refused at once: the callback will not come. */
-		on_posted(p, rc, NULL);
+		post_through(m, p, w->kind == W_POST ? W_POST : W_UPDATE, &to, r);
 		p = NULL;
 	}
 	reply_free(r);
@@ -720,7 +749,8 @@ fail:
 		on_posted(p, rc, NULL);
 		p = NULL;
 	}
-	free(p);
+	if (p)
+		post_ctx_free(p);
 	reply_free(r);
 	store_incident_clear(&inc);
 	work_free(w);
@@ -735,7 +765,6 @@ static void chan_send_summary(struct chan *c)
 	struct reply_target to = { .channel = c->name };
 	struct post_ctx *p;
 	struct reply *r;
-	int rc;
 
 	c->tail = NULL;
 	while ((w = *pp)) {
@@ -780,9 +809,7 @@ static void chan_send_summary(struct chan *c)
 	log_info("incident", "storm_summary", "channel=%s incidents=%zu", c->name, p->nids);
 	metrics_counter_add("tier0_incident_storm_summaries_total", NULL, 1);
 	m->inflight++;
-	rc = bot_post(m->b, c->platform, &to, r, on_posted, p);
-	if (rc != T0_OK)
-		on_posted(p, rc, NULL);
+	post_through(m, p, W_POST, &to, r);
 	reply_free(r);
 }
 

@@ -402,6 +402,33 @@ static void test_incident_restart_midway_edits_the_same_message(void **state)
 	}
 }
 
+static void test_incident_failed_post_is_retried_by_the_next_event(void **state)
+{
+	struct fx *f = *state;
+	struct incident_alert t = alert("PF", "incident.triggered", "triggered", "payment-api", "x1");
+	struct incident_alert k = alert("PF", "incident.acknowledged", "acknowledged", "payment-api",
+					"x2");
+	struct store_incident inc = { 0 };
+
+	fake_chat_fail(f->env.chat, T0_EHTTP); /* the platform is down */
+	incident_mgr_submit(f->env.mgr, &t);
+	settle(f, 5000);
+	assert_int_equal(store_incident_find(f->env.bot->store, "pagerduty", "PF", &inc), T0_OK);
+	assert_null(inc.message_ref);
+	store_incident_clear(&inc);
+	fake_chat_fail(f->env.chat, 0);
+	incident_mgr_submit(f->env.mgr, &k);
+	settle(f, 5000);
+	assert_int_equal(fake_chat_posts(f->env.chat), 2); /* the refused one, then the card */
+	assert_int_equal(store_incident_find(f->env.bot->store, "pagerduty", "PF", &inc), T0_OK);
+	assert_string_equal(inc.message_ref, fake_chat_msg(f->env.chat, 1)->ref);
+	assert_non_null(strstr(fake_chat_msg(f->env.chat, 1)->text, "ACKNOWLEDGED"));
+	store_incident_clear(&inc);
+	assert_int_equal(sql_count(f, "SELECT count(*) FROM incident_events WHERE kind = "
+				      "'message.failed'"),
+			 1);
+}
+
 struct answer {
 	int done;
 	struct reply *r;
@@ -494,6 +521,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_incident_failing_source_is_shown_as_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incident_storm_500_alerts_20_services, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incident_restart_midway_edits_the_same_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incident_failed_post_is_retried_by_the_next_event, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incident_simulate_posts_a_card_then_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incident_command_rerenders_and_buttons_answer_until_actions_exist, setup, teardown),
 	};
