@@ -111,7 +111,7 @@ struct incident_mgr {
 	size_t nsources;
 	double rate;
 	int burst;
-	int source_ms, overall_ms;
+	int source_ms, overall_ms, timeouts_set;
 	incident_posted_cb posted_cb;
 	void *posted_arg;
 	uint64_t inflight; /* posts and updates waiting for their chat adapter */
@@ -1459,12 +1459,16 @@ void incident_mgr_set_timeouts(struct incident_mgr *m, int source_ms, int overal
 		return;
 	m->overall_ms = overall_ms;
 	m->source_ms = source_ms < overall_ms ? source_ms : overall_ms;
+	m->timeouts_set = 1;
 }
 
 int incident_mgr_timeouts(const struct incident_mgr *m, int *source_ms, int *overall_ms)
 {
-	*source_ms = m->source_ms;
-	*overall_ms = m->overall_ms;
+	const struct config *cfg = m->b->world->cfg;
+
+	/* From the current configuration (a reload changes them), unless a test set its own. */
+	*source_ms = m->timeouts_set ? m->source_ms : cfg->incidents_source_timeout_ms;
+	*overall_ms = m->timeouts_set ? m->overall_ms : cfg->incidents_overall_timeout_ms;
 	return T0_OK;
 }
 
