@@ -242,7 +242,7 @@ static void test_incident_hanging_source_gives_a_partial_card_at_the_overall_dea
 	assert_int_equal(incident_mgr_submit(f->env.mgr, &a), T0_OK);
 	assert_true(incident_env_run_until(&f->env, first_post, &p, 5000));
 	ms = (double)(p.t_ns - t0) / 1e6;
-	assert_true(ms >= 590 && ms < 900);
+	assert_true(ms >= 590 && ms < 2000); /* not before the deadline; wide margin for a busy machine */
 	assert_int_equal(h.calls, 1);
 	m = fake_chat_msg(f->env.chat, 0);
 	assert_non_null(strstr(m->text, "(partial context)"));
