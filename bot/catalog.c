@@ -684,6 +684,51 @@ int catalog_add(struct catalog *cat, const json_t *entity, const char *file, int
 	return add_entity(cat, entity, &c);
 }
 
+int catalog_put(struct catalog *cat, const json_t *entity, const char *file, int doc_index,
+		int *replaced, char *err, size_t errlen)
+{
+	struct catalog *tmp;
+	struct ent *ne, *old;
+	int rc;
+
+	if (replaced)
+		*replaced = 0;
+	tmp = catalog_new();
+	if (!tmp)
+		return T0_ENOMEM;
+	/* Validated and parsed on its own first, so a bad document changes nothing. */
+	rc = catalog_add(tmp, entity, file, doc_index, err, errlen);
+	if (rc != T0_OK || tmp->n == 0) {
+		catalog_free(tmp);
+		return rc;
+	}
+	ne = tmp->ents[0];
+	old = lookup_ref(cat, ne->pub.ref);
+	if (!old) {
+		catalog_free(tmp);
+		return catalog_add(cat, entity, file, doc_index, err, errlen);
+	}
+	/* Same struct, new contents: pointers to the entity stay valid. */
+	for (size_t i = 0; i < old->pub.nrels; i++)
+		free(old->pub.rels[i].target_ref);
+	free(old->pub.rels);
+	free(old->pub.kind);
+	free(old->pub.namespace);
+	free(old->pub.name);
+	free(old->pub.ref);
+	free(old->pub.file);
+	json_decref(old->pub.doc);
+	old->pub = ne->pub;
+	old->kind = ne->kind;
+	old->ndecl = ne->ndecl;
+	free(ne);
+	tmp->n = 0;
+	catalog_free(tmp);
+	if (replaced)
+		*replaced = 1;
+	return T0_OK;
+}
+
 int catalog_add_ydoc(struct catalog *cat, const struct ydoc *doc, char *err, size_t errlen)
 {
 	struct addctx c = { .err = err, .errlen = errlen };

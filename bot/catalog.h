@@ -74,6 +74,16 @@ void catalog_free(struct catalog *cat);
 int catalog_add(struct catalog *cat, const json_t *entity, const char *file, int doc_index,
 		char *err, size_t errlen);
 
+/*
+ * Adds an entity, or replaces the one with the same ref in place (the struct
+ * cat_entity keeps its address, so pointers to it stay valid; strings
+ * borrowed from the old document do not). For sources refreshed at run time
+ * (Backstage). *replaced (may be NULL) says which. Call catalog_finish after
+ * the last put. A document that fails validation changes nothing.
+ */
+int catalog_put(struct catalog *cat, const json_t *entity, const char *file, int doc_index,
+		int *replaced, char *err, size_t errlen);
+
 struct ydoc;
 /*
  * catalog_add for a document read by yload: same checks, and messages also

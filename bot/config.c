@@ -45,6 +45,7 @@ enum cfg_kind {
 #define CFG_DEF 0x2u    /* has a default (def_str / def_int), applied when absent */
 #define CFG_SECRET 0x4u /* never printed; may be read from KEY_file */
 #define CFG_RANGE 0x8u  /* CFG_INT: min..max */
+#define CFG_OPTSEC 0x10u /* CFG_OBJ: an optional section, not created when absent */
 
 struct vctx;
 
@@ -101,6 +102,10 @@ static int check_teams_url(struct vctx *v, json_t *val, const char *path, const 
 static int check_teams_path(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_guid(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_tenant(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_duration(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_nonempty(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_secret_list(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 
@@ -131,8 +136,16 @@ static const struct cfg_key shutdown_keys[] = {
 	{ 0 },
 };
 
+/* catalog.backstage: the Backstage catalog API, merged with the local files. */
+static const struct cfg_key backstage_keys[] = {
+	{ .name = "url", .kind = CFG_STR, .flags = CFG_REQ, .check = check_url },
+	{ .name = "token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ 0 },
+};
+
 static const struct cfg_key catalog_keys[] = {
 	{ .name = "files", .kind = CFG_LIST, .flags = CFG_DEF, .item = CFG_STR },
+	{ .name = "backstage", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = backstage_keys },
 	{ 0 },
 };
 
@@ -268,6 +281,54 @@ static const struct cfg_key teams_keys[] = {
 	{ 0 },
 };
 
+/* ---- incident context: intake, sources, deployments (docs/INCIDENTS.md) ---- */
+
+static const struct cfg_key pagerduty_keys[] = {
+	{ .name = "api_url", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "https://api.pagerduty.com",
+	  .check = check_url },
+	{ .name = "token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "from_email", .kind = CFG_STR, .check = check_nonempty },
+	/* A list, for rotation; the _file form holds one secret per line. */
+	{ .name = "webhook_secrets", .kind = CFG_LIST, .flags = CFG_SECRET, .item = CFG_ANY,
+	  .check = check_secret_list },
+	{ 0 },
+};
+
+static const struct cfg_key alertmanager_keys[] = {
+	{ .name = "token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "service_label", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "service",
+	  .check = check_nonempty },
+	{ 0 },
+};
+
+static const struct cfg_key github_keys[] = {
+	{ .name = "api_url", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "https://api.github.com",
+	  .check = check_url },
+	{ .name = "token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ 0 },
+};
+
+static const struct cfg_key argocd_keys[] = {
+	{ .name = "url", .kind = CFG_STR, .flags = CFG_REQ, .check = check_url },
+	{ .name = "token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ 0 },
+};
+
+static const struct cfg_key deployments_keys[] = {
+	{ .name = "webhook_secret", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ 0 },
+};
+
+static const struct cfg_key incidents_keys[] = {
+	{ .name = "default_channel", .kind = CFG_STR, .check = check_nonempty },
+	/* Milliseconds, or a duration string: "3s", "2500ms", "1m". */
+	{ .name = "source_timeout", .kind = CFG_ANY, .flags = CFG_DEF, .def_int = 3000,
+	  .check = check_duration },
+	{ .name = "overall_timeout", .kind = CFG_ANY, .flags = CFG_DEF, .def_int = 5000,
+	  .check = check_duration },
+	{ 0 },
+};
+
 /* Top level: one line per section. A new section is one table plus one line here. */
 static const struct cfg_key root_keys[] = {
 	{ .name = "log", .kind = CFG_OBJ, .keys = log_keys },
@@ -281,6 +342,12 @@ static const struct cfg_key root_keys[] = {
 	{ .name = "intents", .kind = CFG_OBJ, .keys = intents_keys },
 	{ .name = "llm", .kind = CFG_OBJ, .keys = llm_keys, .check = check_llm },
 	{ .name = "teams", .kind = CFG_OBJ, .keys = teams_keys, .check = check_teams },
+	{ .name = "pagerduty", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = pagerduty_keys },
+	{ .name = "alertmanager", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = alertmanager_keys },
+	{ .name = "github", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = github_keys },
+	{ .name = "argocd", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = argocd_keys },
+	{ .name = "deployments", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = deployments_keys },
+	{ .name = "incidents", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = incidents_keys },
 	{ 0 },
 };
 
@@ -633,6 +700,8 @@ static json_t *default_value(const struct cfg_key *k)
 	case CFG_OBJ:
 	case CFG_MAP:
 		return json_object();
+	case CFG_ANY:
+		return json_integer(k->def_int); /* durations: milliseconds */
 	default:
 		return NULL;
 	}
@@ -724,6 +793,65 @@ out:
 	return rc;
 }
 
+/*
+ * KEY_file for a list of secrets (pagerduty.webhook_secrets): one secret per
+ * line, blank lines ignored, so a rotation is adding a line and later removing one.
+ */
+static int read_secret_list_file(struct vctx *v, json_t *obj, const struct cfg_key *k,
+				 const char *fkey, const char *path, const struct loc *at)
+{
+	json_t *fval = json_object_get(obj, fkey), *list = NULL;
+	const char *reason = "";
+	char *full = NULL, *buf = NULL;
+	size_t len = 0, i = 0;
+	int rc;
+
+	full = config_path(v->cfg, json_string_value(fval));
+	buf = malloc(CFG_MAX_SECRET + 1);
+	list = json_array();
+	if (!full || !buf || !list) {
+		rc = T0_ENOMEM;
+		goto out;
+	}
+	rc = secret_read(full, buf, &len, &reason);
+	if (rc) {
+		rc = verr(v, at, path, "cannot read secret file '%s': %s", full, reason);
+		goto out;
+	}
+	if (memchr(buf, '\0', len)) {
+		rc = verr(v, at, path, "secret file '%s' holds a NUL byte", full);
+		goto out;
+	}
+	while (i < len) {
+		size_t start = i, end;
+
+		while (i < len && buf[i] != '\n')
+			i++;
+		end = i++;
+		if (end > start && buf[end - 1] == '\r')
+			end--;
+		if (end == start)
+			continue;
+		if (json_array_append_new(list, json_stringn(buf + start, end - start)) != 0) {
+			rc = verr(v, at, path, "secret file '%s' is not valid UTF-8", full);
+			goto out;
+		}
+	}
+	if (json_array_size(list) == 0) {
+		rc = verr(v, at, path, "secret file '%s' is empty", full);
+		goto out;
+	}
+	if (json_object_set(obj, k->name, list) != 0)
+		rc = T0_ENOMEM;
+out:
+	if (buf)
+		memset(buf, 0, CFG_MAX_SECRET + 1);
+	free(buf);
+	free(full);
+	json_decref(list);
+	return rc;
+}
+
 static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, const char *path,
 		       const struct loc *at)
 {
@@ -801,12 +929,24 @@ static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, 
 					return verr(v, &fl, fpath,
 						    "set either '%s' or '%s', not both", k->name,
 						    fkey);
-				rc = read_secret_file(v, obj, k, fkey, fpath, &fl);
+				if (k->kind == CFG_LIST)
+					rc = read_secret_list_file(v, obj, k, fkey, fpath, &fl);
+				else
+					rc = read_secret_file(v, obj, k, fkey, fpath, &fl);
 				if (rc)
 					return rc;
 				val = json_object_get(obj, k->name);
 			}
-			if (val) {
+			if (val && json_is_array(val)) {
+				size_t i;
+				json_t *item;
+
+				json_array_foreach(val, i, item) {
+					if (json_is_string(item) &&
+					    secret_add(v->cfg, json_string_value(item)) != T0_OK)
+						return verr(v, at, sub, "too many secrets");
+				}
+			} else if (val) {
 				rc = secret_add(v->cfg, json_string_value(val));
 				if (rc)
 					return verr(v, at, sub, "too many secrets");
@@ -816,6 +956,8 @@ static int walk_object(struct vctx *v, json_t *obj, const struct cfg_key *keys, 
 			continue;
 		if (k->flags & CFG_REQ)
 			return verr(v, at, sub, "required key is missing");
+		if (k->kind == CFG_OBJ && (k->flags & CFG_OPTSEC))
+			continue; /* its presence switches something on */
 		if (k->kind == CFG_OBJ) {
 			json_t *sec = json_object();
 
@@ -1177,6 +1319,109 @@ static int check_tenant(struct vctx *v, json_t *val, const char *path, const str
 	return verr(v, at, path, "expected a tenant id (GUID) or domain, got '%s'", s);
 }
 
+static int check_url(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+	const char *host;
+
+	if (strncmp(s, "https://", 8) == 0)
+		host = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		host = s + 7;
+	else
+		return verr(v, at, path, "expected an http:// or https:// URL, got '%s'", s);
+	if (!*host || *host == '/' || strpbrk(s, " \t\r\n?#"))
+		return verr(v, at, path, "expected a URL with a host and no query, got '%s'", s);
+	return T0_OK;
+}
+
+static int check_nonempty(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	if (json_is_string(val) && json_string_length(val) == 0)
+		return verr(v, at, path, "must not be empty");
+	if (json_is_array(val) && json_array_size(val) == 0)
+		return verr(v, at, path, "must not be an empty list");
+	return T0_OK;
+}
+
+/* A non-empty list of non-empty strings (${ENV} substituted). */
+static int check_secret_list(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	char sub[CFG_MAX_PATH];
+	size_t i;
+	json_t *item;
+	int rc;
+
+	if (json_array_size(val) == 0)
+		return verr(v, at, path, "must not be an empty list");
+	json_array_foreach(val, i, item) {
+		struct loc il = { .up = at, .node = item, .parent = val, .index = i };
+
+		path_index(sub, sizeof(sub), path, i);
+		rc = walk_scalar(v, NULL, CFG_STR, item, sub, &il);
+		if (rc)
+			return rc;
+		if (json_string_length(item) == 0)
+			return verr(v, &il, sub, "must not be empty");
+	}
+	return T0_OK;
+}
+
+/* "3s", "2500ms", "1m", or an integer (milliseconds) -> ms; -1 when malformed. */
+static long long duration_ms(const json_t *val)
+{
+	const char *s, *unit;
+	long long n = 0;
+
+	if (json_is_integer(val))
+		return json_integer_value(val);
+	if (!json_is_string(val))
+		return -1;
+	s = json_string_value(val);
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (unit = s; *unit >= '0' && *unit <= '9'; unit++) {
+		n = n * 10 + (*unit - '0');
+		if (n > 86400000LL)
+			return -1;
+	}
+	if (strcmp(unit, "ms") == 0)
+		return n;
+	if (strcmp(unit, "s") == 0)
+		return n * 1000;
+	if (strcmp(unit, "m") == 0)
+		return n * 60000;
+	return -1;
+}
+
+#define CFG_TIMEOUT_MIN_MS 100
+#define CFG_TIMEOUT_MAX_MS 120000
+
+static int check_duration(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	long long ms;
+	int rc;
+
+	if (json_is_string(val)) {
+		rc = subst_string(v, val, path, at);
+		if (rc)
+			return rc;
+	} else if (!json_is_integer(val)) {
+		return verr(v, at, path,
+			    "expected milliseconds or a duration like \"3s\", got %s",
+			    json_kind_name(val));
+	}
+	ms = duration_ms(val);
+	if (ms < 0)
+		return verr(v, at, path,
+			    "expected milliseconds or a duration like \"3s\", \"2500ms\", \"1m\", got '%s'",
+			    json_string_value(val));
+	if (ms < CFG_TIMEOUT_MIN_MS || ms > CFG_TIMEOUT_MAX_MS)
+		return verr(v, at, path, "must be between %dms and %ds, got %lldms",
+			    CFG_TIMEOUT_MIN_MS, CFG_TIMEOUT_MAX_MS / 1000, ms);
+	return T0_OK;
+}
+
 /* ---- typed fields ---- */
 
 static const json_t *tree_get(const json_t *tree, const char *section, const char *key)
@@ -1318,6 +1563,56 @@ static int config_fill_teams(struct config *cfg)
 	return cfg->teams_token_url ? T0_OK : T0_ENOMEM;
 }
 
+/* Copies an optional string of the tree (NULL when absent); 0 only when out of memory. */
+static int opt_str(const json_t *v, char **out)
+{
+	*out = NULL;
+	if (!json_is_string(v))
+		return 1;
+	*out = strdup(json_string_value(v));
+	return *out != NULL;
+}
+
+static int config_fill_incidents(struct config *cfg)
+{
+	json_t *tree = cfg->tree;
+	const json_t *pd = json_object_get(tree, "pagerduty");
+	const json_t *bs = json_object_get(json_object_get(tree, "catalog"), "backstage");
+	const json_t *secrets = json_object_get(pd, "webhook_secrets");
+	long long st, ot;
+	int ok = 1;
+
+	ok &= opt_str(json_object_get(pd, "api_url"), &cfg->pd_api_url);
+	ok &= opt_str(json_object_get(pd, "token"), &cfg->pd_token);
+	ok &= opt_str(json_object_get(pd, "from_email"), &cfg->pd_from_email);
+	ok &= opt_str(tree_get(tree, "alertmanager", "token"), &cfg->am_token);
+	ok &= opt_str(tree_get(tree, "alertmanager", "service_label"), &cfg->am_service_label);
+	ok &= opt_str(json_object_get(bs, "url"), &cfg->backstage_url);
+	ok &= opt_str(json_object_get(bs, "token"), &cfg->backstage_token);
+	ok &= opt_str(tree_get(tree, "github", "api_url"), &cfg->github_api_url);
+	ok &= opt_str(tree_get(tree, "github", "token"), &cfg->github_token);
+	ok &= opt_str(tree_get(tree, "argocd", "url"), &cfg->argocd_url);
+	ok &= opt_str(tree_get(tree, "argocd", "token"), &cfg->argocd_token);
+	ok &= opt_str(tree_get(tree, "deployments", "webhook_secret"), &cfg->deploy_webhook_secret);
+	ok &= opt_str(tree_get(tree, "incidents", "default_channel"),
+		      &cfg->incidents_default_channel);
+	if (!ok)
+		return T0_ENOMEM;
+	if (json_is_array(secrets) &&
+	    str_list(secrets, &cfg->pd_webhook_secrets, &cfg->npd_webhook_secrets) != T0_OK)
+		return T0_ENOMEM;
+	st = duration_ms(tree_get(tree, "incidents", "source_timeout"));
+	ot = duration_ms(tree_get(tree, "incidents", "overall_timeout"));
+	if (ot <= 0)
+		ot = 5000; /* no incidents section: the defaults */
+	if (st <= 0)
+		st = 3000;
+	cfg->incidents_overall_timeout_ms = (int)ot;
+	/* A source cannot usefully wait longer than the whole card does. */
+	cfg->incidents_source_timeout_ms = (int)(st < ot ? st : ot);
+	return T0_OK;
+}
+
 static int config_fill(struct config *cfg)
 {
 	json_t *tree = cfg->tree;
@@ -1370,7 +1665,24 @@ static int config_fill(struct config *cfg)
 	rc = config_fill_llm(cfg);
 	if (rc != T0_OK)
 		return rc;
-	return config_fill_teams(cfg);
+	rc = config_fill_teams(cfg);
+	if (rc != T0_OK)
+		return rc;
+	return config_fill_incidents(cfg);
+}
+
+/* A section switches its adapter on when the file has it as a mapping (even an empty one). */
+static void note_sections(struct config *cfg, const json_t *tree)
+{
+	const json_t *cat = json_object_get(tree, "catalog");
+
+	cfg->pagerduty_on = json_is_object(json_object_get(tree, "pagerduty"));
+	cfg->alertmanager_on = json_is_object(json_object_get(tree, "alertmanager"));
+	cfg->github_on = json_is_object(json_object_get(tree, "github"));
+	cfg->argocd_on = json_is_object(json_object_get(tree, "argocd"));
+	cfg->deployments_on = json_is_object(json_object_get(tree, "deployments"));
+	cfg->incidents_on = json_is_object(json_object_get(tree, "incidents"));
+	cfg->backstage_on = json_is_object(cat) && json_is_object(json_object_get(cat, "backstage"));
 }
 
 static int set_base_dir(struct config *cfg, const char *path)
@@ -1454,6 +1766,8 @@ static int config_build(const char *name, const char *path, const char *buf, siz
 		rc = T0_ENOMEM;
 		goto out;
 	}
+	/* Validation fills absent sections with defaults: note which ones the file has. */
+	note_sections(cfg, cfg->tree);
 	rc = walk_object(&v, cfg->tree, root_keys, "", &(struct loc){ .node = cfg->tree });
 	if (rc)
 		goto out;
@@ -1529,6 +1843,22 @@ void config_free(struct config *cfg)
 	free(cfg->teams_token_url);
 	free(cfg->teams_openid_url);
 	free(cfg->teams_path);
+	free(cfg->pd_api_url);
+	free(cfg->pd_token);
+	free(cfg->pd_from_email);
+	for (size_t i = 0; i < cfg->npd_webhook_secrets; i++)
+		free(cfg->pd_webhook_secrets[i]);
+	free(cfg->pd_webhook_secrets);
+	free(cfg->am_token);
+	free(cfg->am_service_label);
+	free(cfg->backstage_url);
+	free(cfg->backstage_token);
+	free(cfg->github_api_url);
+	free(cfg->github_token);
+	free(cfg->argocd_url);
+	free(cfg->argocd_token);
+	free(cfg->deploy_webhook_secret);
+	free(cfg->incidents_default_channel);
 	free(cfg);
 }
 
@@ -1564,6 +1894,13 @@ static void mask_tree(const struct config *cfg, json_t *node, const struct cfg_k
 
 		if (k && (k->flags & CFG_SECRET) && json_is_string(val))
 			json_string_set(val, CFG_MASK);
+		else if (k && (k->flags & CFG_SECRET) && json_is_array(val)) {
+			json_t *item;
+
+			json_array_foreach(val, i, item)
+				if (json_is_string(item))
+					json_string_set(item, CFG_MASK);
+		}
 		else if (k && k->kind == CFG_OBJ)
 			mask_tree(cfg, val, k->keys);
 		else if (k && k->kind == CFG_LIST && k->item == CFG_OBJ)

@@ -84,6 +84,32 @@ struct config {
 	int teams_pacing_max_queue;  /* per conversation */
 	int teams_pacing_coalesce_after;
 	int teams_pacing_max_retries;
+
+	/*
+	 * Incident context (docs/INCIDENTS.md): sections pagerduty, alertmanager,
+	 * catalog.backstage, github, argocd, deployments, incidents. *_on is 1 when
+	 * the file has the section (validation fills absent ones with defaults).
+	 * Strings are owned; NULL when not set.
+	 */
+	int pagerduty_on, alertmanager_on, backstage_on, github_on, argocd_on, deployments_on;
+	int incidents_on;
+	char *pd_api_url;             /* pagerduty.api_url */
+	char *pd_token;               /* pagerduty.token (secret) */
+	char *pd_from_email;          /* pagerduty.from_email */
+	char **pd_webhook_secrets;    /* pagerduty.webhook_secrets (secrets, for rotation) */
+	size_t npd_webhook_secrets;
+	char *am_token;               /* alertmanager.token (secret) */
+	char *am_service_label;       /* alertmanager.service_label */
+	char *backstage_url;          /* catalog.backstage.url */
+	char *backstage_token;        /* catalog.backstage.token (secret) */
+	char *github_api_url;         /* github.api_url */
+	char *github_token;           /* github.token (secret) */
+	char *argocd_url;             /* argocd.url */
+	char *argocd_token;           /* argocd.token (secret) */
+	char *deploy_webhook_secret;  /* deployments.webhook_secret (secret) */
+	char *incidents_default_channel;  /* incidents.default_channel */
+	int incidents_source_timeout_ms;  /* incidents.source_timeout */
+	int incidents_overall_timeout_ms; /* incidents.overall_timeout */
 };
 
 enum cfg_llm_routing {

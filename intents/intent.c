@@ -73,6 +73,10 @@ struct intent_engine {
 #define NOT_QUESTION "(?!(?:who|whom|whose|what|which|where|when|why|how|is|are|does|do|can)\\b)"
 #define BE "(?:\\s+is|'s|s)"
 #define ONCALL "on[\\s-]?call"
+/* "6h", "6 hours", "30m", "2d", "2026-11-26", "2026-11-26T08:00:00Z" */
+#define SINCE                                                                              \
+	"(?<since>\\d{1,4}\\s*(?:s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?|w|weeks?)" \
+	"|\\d{4}-\\d{2}-\\d{2}(?:[tT ]\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?(?:[zZ]|[+-]\\d{2}:\\d{2})?)?)"
 
 struct builtin_phrase {
 	const char *intent;
@@ -139,6 +143,24 @@ static const struct builtin_phrase builtin_phrases[] = {
 	 "(?:fix|handle|mitigate|resolve|debug|troubleshoot)\\s+" QUERY "$",
 	 0},
 	{INTENT_RUNBOOK, "^what\\s+(?:do|should)\\s+(?:i|we)\\s+do\\s+(?:about|with|for)\\s+" QUERY "$", 0},
+	{INTENT_INCIDENT,
+	 "^(?:show\\s+(?:me\\s+)?)?(?:the\\s+)?incident(?:\\s+context)?\\s+(?:for\\s+|on\\s+|of\\s+)?"
+	 "(?<target>#?" NAME_FIRST "[\\p{L}\\p{N}_\\-./:]{0,127})$",
+	 0},
+	{INTENT_DEPLOYS,
+	 "^(?:(?:show\\s+(?:me\\s+)?)?(?:the\\s+)?(?:recent\\s+|latest\\s+)?deploy(?:s|ments))\\s+"
+	 "(?:of\\s+|for\\s+|to\\s+)?" SLOT_LAZY("service") "(?:\\s+(?:since\\s+|in\\s+the\\s+(?:last|past)\\s+"
+	 "|(?:last|past)\\s+)?" SINCE ")?$",
+	 0},
+	{INTENT_DEPLOYS,
+	 "^what(?:'s|\\s+has|\\s+was|\\s+got)?\\s+(?:changed|deployed)\\s+(?:in|on|for|to|with)\\s+"
+	 SLOT_LAZY("service") "(?:\\s+(?:since\\s+|(?:in\\s+)?the\\s+(?:last|past)\\s+|(?:last|past)\\s+)"
+	 SINCE ")?(?:\\s+recently)?$",
+	 0},
+	{INTENT_SIMULATE_ALERT,
+	 "^simulate\\s+(?:an?\\s+)?alert\\s+(?:for\\s+|on\\s+)?(?<service>" NAME_FIRST
+	 "[\\p{L}\\p{N}_\\-./:]{0,127})(?:\\s+(?<alert>\\S.{0,200}))?$",
+	 0},
 	{INTENT_DESCRIBE, "^info\\s+(?:on|about|for)\\s+" SVC "$", 0},
 	{INTENT_DESCRIBE, "^(?:describe|info|show(?:\\s+me)?|about|tell\\s+me\\s+about)\\s+" SVC "$", 0},
 	{INTENT_DESCRIBE, "^what(?:\\s+is|'s)\\s+" SVC "$", 0},
@@ -160,6 +182,12 @@ static const struct builtin_help builtin_intents[] = {
 	 "service"},
 	{INTENT_RUNBOOK, "runbook for <service or alert>", "find the runbook to follow", "query"},
 	{INTENT_DESCRIBE, "describe <service>", "a service's catalog entry", "service"},
+	{INTENT_INCIDENT, "incident <number|service>", "the full context of an incident, or of a service",
+	 "target"},
+	{INTENT_DEPLOYS, "deploys <service> [since]", "what changed: recent deployments (default 24h)",
+	 "service"},
+	{INTENT_SIMULATE_ALERT, "simulate alert <service> [alert]",
+	 "test: post an incident card for a made-up alert (no page is sent)", "service"},
 	{INTENT_AUDIT, "audit [count]", "the latest audit entries", NULL},
 	{INTENT_PING, "ping", "check that I am listening", NULL},
 	{INTENT_ECHO, "echo <text>", "repeat text back", "text"},

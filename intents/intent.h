@@ -24,6 +24,9 @@
 #define INTENT_VERSION "version"
 #define INTENT_UPTIME "uptime"
 #define INTENT_REPLY "reply"         /* a configured rule with a fixed reply template */
+#define INTENT_INCIDENT "incident"   /* slot: target (incident number, source id or service) */
+#define INTENT_DEPLOYS "deploys"     /* slots: service, since (optional: "6h", "2d", a time) */
+#define INTENT_SIMULATE_ALERT "simulate_alert" /* slots: service, alert (optional); a test */
 
 #define INTENT_MAX_SLOTS 8
 #define INTENT_MAX_TEXT 4000     /* longer input is refused before matching */

@@ -13,6 +13,9 @@ n=${BENCH_MESSAGES:-10000}
 echo "== intent matching (built-ins + 100 configured rules)"
 ./build/bench/bench_intent
 
+echo "== incidents: alert-to-card latency (fakes answering in 50 ms), a hanging source, a storm"
+./build/bench/bench_incident
+
 echo "== console round trip in-process ($n messages, demo organisation, SQLite file)"
 ./build/bench/bench_console config/demo/tier0.yaml "$n"
 

@@ -129,6 +129,31 @@ static const char *const store_migrations[] = {
 	"  outcome       TEXT NOT NULL"
 	");"
 	"CREATE INDEX llm_usage_day_user ON llm_usage (day, user_id);",
+
+	/*
+	 * v5: incident timelines and card buttons. The chat platform of the
+	 * message showing an incident is kept with its ref, so an update after a
+	 * restart edits the same message on the same platform.
+	 */
+	"ALTER TABLE incidents ADD COLUMN platform TEXT;"
+	"CREATE TABLE incident_events ("
+	"  id          INTEGER PRIMARY KEY,"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,"
+	"  ts_ms       INTEGER NOT NULL,"
+	"  kind        TEXT NOT NULL,"
+	"  event_id    TEXT,"
+	"  detail      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail))"
+	");"
+	"CREATE INDEX incident_events_incident ON incident_events (incident_id, id);"
+	"CREATE TABLE incident_actions ("
+	"  id          TEXT PRIMARY KEY NOT NULL,"
+	"  incident_id INTEGER REFERENCES incidents (id) ON DELETE CASCADE,"
+	"  action      TEXT NOT NULL,"
+	"  service     TEXT,"
+	"  runbook     TEXT,"
+	"  created_ms  INTEGER NOT NULL"
+	");"
+	"CREATE INDEX deployments_created ON deployments (created_ms);",
 };
 
 int store_migration_count(void)

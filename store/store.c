@@ -14,6 +14,7 @@
 #include "bot/log.h"
 #include "bot/t0.h"
 #include "store/migrations.h"
+#include "store/store_priv.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 /* quick_check reads every page; above this size it would slow startup too much. */
@@ -96,6 +97,12 @@ struct store {
 	int readonly;
 	int tx_depth; /* 0: autocommit; 1: BEGIN IMMEDIATE; >1: nested savepoints */
 	sqlite3_stmt *stmt[STMT__COUNT];
+	/* Statements of the other store_*.c files, keyed by their SQL text's address. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *s;
+	} ext[STORE_MAX_EXT_STMTS];
+	size_t next;
 };
 
 static void store_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -131,6 +138,42 @@ static sqlite3_stmt *store_stmt(struct store *st, enum store_stmt id)
 		st->stmt[id] = NULL;
 	}
 	return st->stmt[id];
+}
+
+sqlite3 *store_sqlite(struct store *st)
+{
+	return st->db;
+}
+
+sqlite3_stmt *store_ext_stmt(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	size_t i;
+
+	for (i = 0; i < st->next; i++)
+		if (st->ext[i].sql == sql)
+			return st->ext[i].s;
+	if (st->next >= STORE_MAX_EXT_STMTS) {
+		log_err("store", "prepare", "error=too many statements (max %d)", STORE_MAX_EXT_STMTS);
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		log_err("store", "prepare", "err=%s", sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	st->ext[st->next].sql = sql;
+	st->ext[st->next].s = s;
+	st->next++;
+	return s;
+}
+
+void store_ext_done(sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 }
 
 /* Resets and unbinds so no statement holds a read snapshot or borrowed text after use. */
@@ -196,6 +239,8 @@ void store_close(struct store *st)
 		return;
 	for (i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
+	for (i = 0; i < st->next; i++)
+		sqlite3_finalize(st->ext[i].s);
 	if (st->db != NULL) {
 		src = sqlite3_close(st->db);
 		if (src != SQLITE_OK)

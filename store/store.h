@@ -129,5 +129,105 @@ struct store_llm_totals {
 /* Sums of one UTC day ("YYYY-MM-DD"); user_id NULL = everyone. */
 int store_llm_usage_totals(struct store *st, const char *day, const char *user_id,
 			   struct store_llm_totals *out);
+/* ---- incidents, their timelines and card buttons (store/store_incidents.c) ---- */
+
+/* One incident row. In reads every string is owned (free with store_incident_clear). */
+struct store_incident {
+	int64_t id;
+	char *source;      /* "pagerduty", "alertmanager", "simulated" */
+	char *external_id; /* PagerDuty incident id, Alertmanager groupKey, ... */
+	char *service;     /* catalog name or the source's service label; may be NULL */
+	char *title;
+	char *status;      /* triggered | acknowledged | resolved | firing */
+	char *severity;    /* may be NULL */
+	int64_t created_ms, updated_ms;
+	char *channel;     /* where its message is; NULL before it is posted */
+	char *platform;    /* chat adapter of the message */
+	char *message_ref; /* the message showing it (Slack ts, Teams activity id) */
+	char *detail;      /* JSON object */
+};
+void store_incident_clear(struct store_incident *inc);
+
+/*
+ * Inserts (source, external_id) or updates its title, status, severity, service
+ * (when given), updated_ms and detail; channel and message_ref are left alone.
+ * *id gets the row id, *created (may be NULL) 1 for a new row.
+ */
+int store_incident_upsert(struct store *st, const struct store_incident *in, int64_t *id,
+			  int *created);
+/* T0_ENOTFOUND when absent. */
+int store_incident_get(struct store *st, int64_t id, struct store_incident *out);
+int store_incident_find(struct store *st, const char *source, const char *external_id,
+			struct store_incident *out);
+/* The newest incident of a service (not resolved when open_only), or T0_ENOTFOUND. */
+int store_incident_latest(struct store *st, const char *service, int open_only,
+			  struct store_incident *out);
+/* Records where the incident's message is. */
+int store_incident_set_message(struct store *st, int64_t id, const char *platform,
+			       const char *channel, const char *message_ref);
+/* Merges a JSON object into the incident's detail (json_patch). */
+int store_incident_patch_detail(struct store *st, int64_t id, const char *patch_json);
+/* Ids of the incidents whose message is (channel, message_ref), oldest first; *ids malloc'ed. */
+int store_incident_ids_by_message(struct store *st, const char *channel, const char *message_ref,
+				  int limit, int64_t **ids, size_t *n);
+/* Incidents of a service created at or after since_ms, newest first, other than skip_id. */
+typedef int (*store_incident_cb)(void *arg, const struct store_incident *inc);
+int store_incident_recent(struct store *st, const char *service, int64_t since_ms, int64_t skip_id,
+			  int limit, store_incident_cb cb, void *arg);
+int store_incident_count(struct store *st, int64_t *n);
+
+/* Timeline: every event received and every message posted. */
+struct store_incident_event {
+	int64_t id, incident_id, ts_ms;
+	const char *kind;     /* "pagerduty.incident.acknowledged", "message.posted", ... */
+	const char *event_id; /* the source's event id, may be NULL */
+	const char *detail;   /* JSON object */
+};
+int store_incident_event_add(struct store *st, int64_t incident_id, int64_t ts_ms,
+			     const char *kind, const char *event_id, const char *detail_json);
+/* Oldest first, at most limit (<= 1000) of the newest; rows borrowed for the call. */
+typedef int (*store_incident_event_cb)(void *arg, const struct store_incident_event *ev);
+int store_incident_events(struct store *st, int64_t incident_id, int limit,
+			  store_incident_event_cb cb, void *arg);
+int store_incident_event_count(struct store *st, int64_t incident_id, int64_t *n);
+
+/*
+ * Suggested-action buttons: the button's value is an opaque id (32 hex
+ * characters) that names an action proposed for an incident. The actions
+ * module reads it back with store_incident_action_get.
+ */
+struct store_incident_action {
+	char id[33];
+	int64_t incident_id;
+	char action[128];
+	char service[256];
+	char runbook[512];
+	int64_t created_ms;
+};
+int store_incident_action_put(struct store *st, const struct store_incident_action *a);
+int store_incident_action_get(struct store *st, const char *id, struct store_incident_action *out);
+
+/* ---- deployments ---- */
+
+struct store_deployment {
+	int64_t id;
+	const char *service;     /* catalog name */
+	const char *source;      /* "github", "argocd", "webhook" */
+	const char *external_id; /* unique within the source */
+	const char *version;     /* what was deployed: version, tag or revision */
+	const char *ref;         /* branch, tag or commit */
+	const char *actor;       /* who */
+	const char *environment;
+	const char *status;      /* success | failure | in_progress | ... */
+	int64_t created_ms;      /* when it started (or happened) */
+	const char *url;
+	const char *detail;      /* JSON object, may be NULL for {} */
+};
+/* Insert, or update status, version, actor, url, detail of (source, external_id). */
+int store_deployment_upsert(struct store *st, const struct store_deployment *d, int *inserted);
+/* Deployments of a service since since_ms, newest first (strings borrowed for the call). */
+typedef int (*store_deployment_cb)(void *arg, const struct store_deployment *d);
+int store_deployments_since(struct store *st, const char *service, int64_t since_ms, int limit,
+			    store_deployment_cb cb, void *arg);
 
 #endif

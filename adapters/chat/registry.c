@@ -4,12 +4,14 @@
 #include "adapters/chat/console.h"
 #include "adapters/chat/teams/teams.h"
 #include "adapters/llm/llm.h"
+#include "adapters/context/incidents.h"
 #include "bot/adapter.h"
 
 const struct adapter_ops *const adapter_registry[] = {
 	&console_ops,
 	&teams_ops,
 	&llm_ops,
+	&incidents_ops,
 	NULL,
 };
 

@@ -637,7 +637,7 @@ static void test_intent_help_lists_builtins_and_rules_with_help(void **state)
 	struct help_seen h = {0};
 
 	intent_help_each(eng, help_cb, &h);
-	assert_int_equal(h.n, 13); /* 12 built-in intents + 1 rule with help */
+	assert_int_equal(h.n, 16); /* 15 built-in intents + 1 rule with help */
 	assert_true(h.saw_owner);
 	assert_true(h.saw_rule);
 	assert_false(h.saw_helpless);

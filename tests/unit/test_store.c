@@ -169,6 +169,7 @@ static const char *const tables_by_version[][6] = {
 	{ "incidents", "deployments", "conversation_refs", NULL },
 	{ "approvals", "approval_votes", NULL },
 	{ "llm_usage", NULL },
+	{ "incident_events", "incident_actions", NULL },
 };
 
 static int table_exists(sqlite3 *db, const char *name)
