@@ -95,17 +95,17 @@ static const struct agent_tool agent_tools[] = {
 	  "A catalog entity's description, type, lifecycle, owner, relations, links and annotations.",
 	  SCHEMA_ONE("service", "catalog name of the entity"),
 	  { { "service", 1, 0 } } },
-	{ "get_incident_context", "incident", 1, "incident context for ",
-	  "Open incidents and their context (alerts, recent changes, runbook) for a service, or one "
-	  "incident by id.",
-	  "{\"type\":\"object\",\"properties\":{\"service\":{\"type\":\"string\",\"description\":"
-	  "\"catalog name of the service\"},\"id\":{\"type\":\"string\",\"description\":"
-	  "\"incident id, when known\"}}}",
-	  { { "service", 0, 0 }, { "id", 0, 0 } } },
-	{ "get_deployments", "deploys", 1, "deployments of ",
+	{ "get_incident_context", INTENT_INCIDENT, 1, "incident context for ",
+	  "The context of an incident: what fired, owner, on-call, recent changes, blast radius, "
+	  "runbook. By incident number or id, or the latest incident of a service.",
+	  SCHEMA_ONE("target", "incident number, PagerDuty incident id, or catalog name of a service"),
+	  { { "target", 1, 0 } } },
+	{ "get_deployments", INTENT_DEPLOYS, 1, "deployments of ",
 	  "Recent deployments of a service: version, who, when, status.",
-	  SCHEMA_ONE("service", "catalog name of the service"),
-	  { { "service", 1, 0 } } },
+	  "{\"type\":\"object\",\"properties\":{\"service\":{\"type\":\"string\",\"description\":"
+	  "\"catalog name of the service\"},\"since\":{\"type\":\"string\",\"description\":"
+	  "\"how far back, e.g. 6h or 2d (default 24h)\"}},\"required\":[\"service\"]}",
+	  { { "service", 1, 0 }, { "since", 0, 0 } } },
 	{ "propose_action", NULL, 0, "proposal: ",
 	  "Propose an operational action (for example a rollback or a restart) when the person asked "
 	  "for one. This only creates a proposal that people must approve in the chat; it never "

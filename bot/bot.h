@@ -90,6 +90,8 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 struct bot_pending;
 struct handler_req;
 struct bot_pending *bot_pending_take(const struct handler_req *req);
+/* 1 when the caller can wait for an asynchronous answer (bot_pending_take would succeed). */
+int bot_pending_available(const struct handler_req *req);
 void bot_pending_finish(struct bot_pending *p, struct reply *r);
 
 /*

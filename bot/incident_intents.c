@@ -193,8 +193,11 @@ static int h_incident(struct bot *b, const struct handler_req *req, struct reply
 	} else {
 		service = inc.service;
 	}
-	if (!m) {
-		/* No incidents section: the local data only. */
+	if (!m || !bot_pending_available(req)) {
+		/*
+		 * No incidents section, or a caller that cannot wait (the LLM agent's
+		 * tools): the local and stored data only.
+		 */
 		json_t *ctx = local_ctx(service);
 		struct reply *card;
 
@@ -306,7 +309,8 @@ static int h_deploys(struct bot *b, const struct handler_req *req, struct reply 
 		return T0_OK;
 	}
 	e = find_service(b, name);
-	if (!m || !(incident_mgr_roles(m) & INC_SRC_DEPLOYS)) {
+	/* Stored deployments only when no source is configured or the caller cannot wait. */
+	if (!m || !(incident_mgr_roles(m) & INC_SRC_DEPLOYS) || !bot_pending_available(req)) {
 		json_t *ctx = local_ctx(e ? e->name : name), *sources = json_array(), *s;
 		size_t i;
 

@@ -228,6 +228,11 @@ struct bot_pending *bot_pending_take(const struct handler_req *req)
 	return p;
 }
 
+int bot_pending_available(const struct handler_req *req)
+{
+	return req->pending && *req->pending && !(*req->pending)->taken;
+}
+
 void bot_pending_finish(struct bot_pending *p, struct reply *r)
 {
 	if (!p)
