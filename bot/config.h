@@ -42,6 +42,11 @@ struct config {
 	/* Every secret value read, so logs and dumps can redact them (owned). */
 	char **secrets;
 	size_t nsecrets;
+
+	/* actions, action_policy, executors (runbooks/actions.h; borrowed from tree) */
+	const json_t *actions;       /* list, possibly empty */
+	const json_t *action_policy; /* object */
+	const json_t *executors;     /* object */
 };
 
 /*

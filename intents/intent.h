@@ -24,6 +24,11 @@
 #define INTENT_VERSION "version"
 #define INTENT_UPTIME "uptime"
 #define INTENT_REPLY "reply"         /* a configured rule with a fixed reply template */
+/* Actions (runbooks/actions.h) */
+#define INTENT_ACTION "action"               /* slots: action, target?, args? ("k=v ..."), others = params */
+#define INTENT_ACTION_DRYRUN "action_dry_run" /* slot: request (an action request's text) */
+#define INTENT_ACTION_AUDIT "action_audit"   /* slot: request_id */
+#define INTENT_ACTIONS_LIST "actions"
 
 #define INTENT_MAX_SLOTS 8
 #define INTENT_MAX_TEXT 4000     /* longer input is refused before matching */

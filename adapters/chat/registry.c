@@ -3,9 +3,11 @@
 
 #include "adapters/chat/console.h"
 #include "bot/adapter.h"
+#include "runbooks/actions.h"
 
 const struct adapter_ops *const adapter_registry[] = {
 	&console_ops,
+	&actions_ops, /* actions with approvals: handlers and the expiry sweep */
 	NULL,
 };
 
