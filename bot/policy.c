@@ -174,11 +174,29 @@ int policy_who_matches(const struct catalog *cat, const struct policy_who *who,
 		say(why, whylen, "%s is in the catalog%s", name, "");
 		return 1;
 	}
-	if (!p->user)
-		say(why, whylen, "%s is not a catalog User (no match for their e-mail or name)%s",
-		    name, "");
-	else
-		say(why, whylen, "%s is not among the people allowed%s", name, "");
+	if (!p->user) {
+		say(why, whylen, "%s is not a catalog User (no match for their e-mail or name)", name);
+	} else {
+		/* Say who is: the people named, the owners, the groups. */
+		char who_text[200] = "";
+		size_t pos = 0;
+		const struct cat_entity *owner = who->owners && target ? catalog_owner(cat, target)
+								      : NULL;
+
+		if (who->owners && target)
+			pos += (size_t)snprintf(who_text + pos, sizeof(who_text) - pos,
+						"owners of %s%s%s%s", target->name,
+						owner ? " (" : "", owner ? owner->name : "",
+						owner ? ")" : "");
+		for (size_t i = 0; i < who->ngroups && pos < sizeof(who_text); i++)
+			pos += (size_t)snprintf(who_text + pos, sizeof(who_text) - pos, "%s%s",
+						pos ? ", " : "members of ", who->groups[i]);
+		if (who->nusers && pos < sizeof(who_text))
+			snprintf(who_text + pos, sizeof(who_text) - pos, "%s%zu named user%s",
+				 pos ? ", " : "", who->nusers, who->nusers == 1 ? "" : "s");
+		say(why, whylen, "%s is not among the people allowed%s%s%s", name,
+		    who_text[0] ? " (" : "", who_text, who_text[0] ? ")" : "");
+	}
 	return 0;
 }
 

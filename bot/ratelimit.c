@@ -224,7 +224,7 @@ int rl_spec_parse(const char *s, struct rl_spec *out)
 	if (cap == 0 || cap > RL_MAX_CAPACITY)
 		return T0_EINVAL;
 	slash++;
-	if (strlen(slash) + 2 > sizeof(per))
+	if (!*slash || strlen(slash) + 2 > sizeof(per))
 		return T0_EINVAL;
 	/* "5/h" means one hour. */
 	snprintf(per, sizeof(per), "%s%s", isdigit((unsigned char)*slash) ? "" : "1", slash);

@@ -342,7 +342,7 @@ static struct reply *card_build(struct bot *b, const struct store_approval *a, c
 
 		line[0] = '\0';
 		json_array_foreach(hdrs, i, h) {
-			int w = snprintf(line + pos, sizeof(line) - pos, "%s%s", pos ? "\n" : "",
+			int w = snprintf(line + pos, sizeof(line) - pos, "%s%s", pos ? "; " : "",
 					 json_string_value(h));
 
 			if (w < 0 || (size_t)w >= sizeof(line) - pos)
@@ -386,8 +386,15 @@ static struct reply *card_build(struct bot *b, const struct store_approval *a, c
 		reply_add_field(r, "Approvals", "not needed");
 	}
 	if (state >= 0) {
-		snprintf(line, sizeof(line), "%s%s%s", a->state, a->decided_by ? " by " : "",
-			 a->decided_by ? key_name(b, a->decided_by) : "");
+		/* "policy" decided what needed no approval; the Approvals line says so. */
+		int by = a->decided_by && strcmp(a->decided_by, "policy") != 0;
+
+		snprintf(line, sizeof(line), "%s%s%s%s", a->state,
+			 by ? (state == APPROVAL_DENIED || state == APPROVAL_CANCELLED ? " by "
+										   : " (decided by ")
+			    : "",
+			 by ? key_name(b, a->decided_by) : "",
+			 by && state != APPROVAL_DENIED && state != APPROVAL_CANCELLED ? ")" : "");
 		reply_add_field(r, "State", line);
 	}
 	if (state == APPROVAL_PENDING || state == APPROVAL_PROPOSED) {
@@ -1572,10 +1579,20 @@ static int h_action_dry_run(struct bot *b, const struct handler_req *req, struct
 	reply_set_intent(r, "action_dry_run");
 	if (!text || intent_match(b->world->intents, text, &m) != T0_OK ||
 	    strcmp(m.intent, INTENT_ACTION) != 0) {
+		char run[INTENT_MAX_TEXT + 8];
+
+		/* "dry-run argo-rollback payment-api" is "dry-run run argo-rollback ...". */
 		if (text)
 			intent_match_clear(&m);
-		reply_set_text(r, "dry-run what? For example: dry-run rollback payment-api");
-		return T0_OK;
+		snprintf(run, sizeof(run), "run %s", text ? text : "");
+		if (!text || strlen(text) >= INTENT_MAX_TEXT ||
+		    intent_match(b->world->intents, run, &m) != T0_OK ||
+		    strcmp(m.intent, INTENT_ACTION) != 0) {
+			if (text)
+				intent_match_clear(&m);
+			reply_set_text(r, "dry-run what? For example: dry-run rollback payment-api");
+			return T0_OK;
+		}
 	}
 	rc = request_from_match(b, req, &m, 1, r);
 	intent_match_clear(&m);

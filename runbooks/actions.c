@@ -405,6 +405,10 @@ static const char *ph_value(const struct action_render_in *in, int masked, const
 		}
 		if (json_is_boolean(v))
 			return json_is_true(v) ? "true" : "false";
+		/* An optional parameter left out renders as nothing (null as a whole JSON value). */
+		for (size_t i = 0; !v && in->def && i < in->def->nparams; i++)
+			if (strcmp(in->def->params[i].name, ph->name) == 0)
+				return "";
 		set_err(err, errlen, "parameter '%s' has no value", ph->name);
 		return NULL;
 	case SRC_TARGET:
@@ -486,6 +490,10 @@ static int land(struct sbuf *out, const char *v, int ctx, int multi, const char 
 {
 	switch (ctx) {
 	case CTX_PATH:
+		if (!*v) {
+			set_err(err, errlen, "%s: a value would leave an empty path segment", what);
+			return T0_EINVAL;
+		}
 		if (!multi)
 			return pct_encode(out, v) ? T0_ETOOBIG : T0_OK;
 		{
@@ -603,6 +611,8 @@ static json_t *tpl_render_json(const struct action_render_in *in, int masked, co
 
 			if (!v)
 				return NULL;
+			if (ph.src == SRC_PARAM && !typed)
+				return json_null();
 			if (typed && (json_is_integer(typed) || json_is_boolean(typed)))
 				return json_copy((json_t *)typed);
 			return json_string(v);
