@@ -1926,9 +1926,17 @@ static int def_check_templates(const struct action_set *set, const json_t *item,
 			set_err(err, errlen, "executor.url: %s", sub);
 			return T0_EINVAL;
 		}
-		if (tpl_check(jstr(ex, "url"), &k, CTX_PATH, sub, sizeof(sub)) != T0_OK) {
-			set_err(err, errlen, "executor.url: %s", sub);
-			return T0_EINVAL;
+		{
+			const char *u = jstr(ex, "url");
+			char *path = strndup(u + a, q - a);
+			int bad = !path || tpl_check(path, &k, CTX_PATH, sub, sizeof(sub)) != T0_OK ||
+				  (u[q] && tpl_check(u + q, &k, CTX_QUERY, sub, sizeof(sub)) != T0_OK);
+
+			free(path);
+			if (bad) {
+				set_err(err, errlen, "executor.url: %s", sub);
+				return T0_EINVAL;
+			}
 		}
 	}
 	json_object_foreach(json_object_get(ex, "headers"), key, v) {

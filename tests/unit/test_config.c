@@ -678,19 +678,29 @@ static void test_config_example_file_loads(void **state)
 
 	setenv("T0_METRICS_TOKEN", "example-metrics-token", 1);
 	setenv("TIER0_ENV", "test", 1);
+	/* The executor tokens of the actions section (docs/ACTIONS.md). */
+	setenv("PAGERDUTY_TOKEN", "example-pd-token", 1);
+	setenv("GITHUB_TOKEN", "example-gh-token", 1);
+	setenv("ARGOCD_TOKEN", "example-argo-token", 1);
+	setenv("K8S_TOKEN", "example-k8s-token", 1);
 	config_free(f->cfg);
 	f->cfg = NULL;
 	if (config_load("config/tier0.example.yaml", &f->cfg, f->err, sizeof(f->err)) != T0_OK)
 		print_error("%s\n", f->err);
 	assert_non_null(f->cfg);
-	assert_int_equal(f->cfg->nsecrets, 1);
+	assert_int_equal(f->cfg->nsecrets, 5);
 	assert_true(json_array_size(f->cfg->oncall_schedules) >= 1);
 	assert_true(json_array_size(f->cfg->intent_rules) >= 1);
 	out = dump(f->cfg);
 	assert_null(strstr(out, "example-metrics-token"));
+	assert_null(strstr(out, "example-k8s-token"));
 	free(out);
 	unsetenv("T0_METRICS_TOKEN");
 	unsetenv("TIER0_ENV");
+	unsetenv("PAGERDUTY_TOKEN");
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("ARGOCD_TOKEN");
+	unsetenv("K8S_TOKEN");
 }
 
 static void test_config_alias_copies_are_validated(void **state)
