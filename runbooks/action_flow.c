@@ -411,7 +411,7 @@ static struct reply *card_build(struct bot *b, const struct store_approval *a, c
 		const char *why = json_string_value(json_object_get(res, "why"));
 		const json_t *st = json_object_get(res, "status");
 
-		if (json_is_integer(st))
+		if (json_is_integer(st) && !(why && strncmp(why, "HTTP ", 5) == 0))
 			snprintf(line, sizeof(line), "HTTP %lld: %s",
 				 (long long)json_integer_value(st), why ? why : "");
 		else
@@ -1905,9 +1905,9 @@ static int h_approval(struct bot *b, const struct handler_req *req, struct reply
 		expired_answer(b, &a, r);
 		goto out;
 	}
-	if (used) {
-		reply_set_text(r, "That button was used already; request %s is %s now.", a.id,
-			       a.state);
+	if (used && (state == APPROVAL_PENDING || state == APPROVAL_PROPOSED)) {
+		reply_set_text(r, "That button was used already; use the latest message of %s.",
+			       a.id);
 		goto out;
 	}
 	if (state != APPROVAL_PENDING && state != APPROVAL_PROPOSED) {
