@@ -911,12 +911,12 @@ static void req_audit(struct req_ctx *c, const char *kind, json_t *detail)
 /* The first record of every request: what was asked and how it was understood. */
 static void req_audit_request(struct req_ctx *c)
 {
-	json_t *d;
-	json_t *rq = person_json(&c->person);
+	json_t *d, *rq;
 
 	if (c->audited_request)
 		return;
 	c->audited_request = 1;
+	rq = person_json(&c->person);
 	d = json_pack("{s:s,s:s,s:O,s:b,s:o}", "action", c->action, "origin",
 		      origin_names[c->origin], "params", c->given, "dry_run", c->dry_run,
 		      "requester", rq ? rq : json_null());

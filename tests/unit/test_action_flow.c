@@ -724,6 +724,37 @@ static void test_flow_interrupted_execution_fails_after_a_restart(void **state)
 	reply_free(card);
 }
 
+static void test_flow_card_is_updated_in_place_when_its_message_is_known(void **state)
+{
+	struct fx *f = *state;
+	struct reply *card = say(f, "alice", "rollback payment-api"), *r;
+	struct event ev = person("bob");
+	struct store_approval a;
+	char id[32];
+
+	fake_http_add(f->fh, "POST", ROLLBACK_PATH, 204, NULL, "", 0, 0);
+	request_id_of(card, id, sizeof(id));
+	/* The platform says which message carried the button. */
+	ev.kind = EVENT_INTERACTION;
+	ev.action_id = "approval.approve";
+	ev.value = button_value(card, "Approve");
+	ev.message_ref = "1764151200.000100";
+	r = say_ev(f, &ev);
+	expect_text(r, "Approved by Bob Nguyen");
+	reply_free(r);
+	settle(f, 5000);
+	assert_int_equal(store_approval_get(f->b->store, id, &a), T0_OK);
+	assert_string_equal(a.message_ref, "1764151200.000100");
+	store_approval_clear(&a);
+	/* Approved, then the outcome: both edit that message, nothing new is posted. */
+	assert_int_equal(f->chat.n, 2);
+	assert_int_equal(f->chat.updates[0], 1);
+	assert_int_equal(f->chat.updates[1], 1);
+	assert_non_null(strstr(f->chat.msgs[0], "Approved by Bob Nguyen"));
+	assert_non_null(strstr(f->chat.msgs[1], "Done: rollback succeeded"));
+	reply_free(card);
+}
+
 /* ---- two processes ---- */
 
 static int child_approve(struct fx *f, const char *who, const char *button, int gate)
@@ -1268,6 +1299,58 @@ static void transcript_add(char **t, size_t *len, const char *who, const char *w
 	free(text);
 }
 
+static int count_lines(struct fx *f, const struct audit_filter *flt, const char *must, int *bad)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len);
+	int n = 0;
+
+	assert_int_equal(audit_export_filtered(f->b->store, flt, mem), T0_OK);
+	fclose(mem);
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		n++;
+		if (must && !strstr(line, must))
+			(*bad)++;
+	}
+	free(out);
+	return n;
+}
+
+static void test_flow_audit_export_filters(void **state)
+{
+	struct fx *f = *state;
+	struct reply *r;
+	char rid[32], sid[32];
+	int bad = 0;
+
+	r = say(f, "alice", "rollback payment-api");
+	request_id_of(r, rid, sizeof(rid));
+	reply_free(r);
+	t0_set_fake_now_ms(T_START + 60 * 60 * 1000);
+	r = say(f, "bob", "scale checkout-web to 3");
+	request_id_of(r, sid, sizeof(sid));
+	reply_free(r);
+	/* By request: only that chain. */
+	assert_int_equal(count_lines(f, &(struct audit_filter){ .request_id = rid }, rid, &bad), 4);
+	assert_int_equal(bad, 0);
+	/* By action: the scale request's records, the later ones too (they carry only the id). */
+	assert_int_equal(count_lines(f, &(struct audit_filter){ .action = "scale" }, sid, &bad), 4);
+	assert_int_equal(bad, 0);
+	/* By user: Bob's message, reply and request records. */
+	assert_int_equal(count_lines(f, &(struct audit_filter){ .user = "bob" }, "\"user_id\":\"bob\"",
+				     &bad),
+			 6);
+	assert_int_equal(bad, 0);
+	/* By time: before the hour, Alice's part only. */
+	assert_int_equal(count_lines(f, &(struct audit_filter){ .until_ms = T_START + 1 }, NULL, &bad),
+			 6);
+	assert_int_equal(count_lines(f, &(struct audit_filter){ .since_ms = T_START + 1,
+								 .request_id = sid },
+				     NULL, &bad),
+			 4);
+}
+
 static void test_flow_golden_session(void **state)
 {
 	struct fx *f = *state;
@@ -1341,6 +1424,7 @@ int main(void)
 		T(test_flow_expiry_with_a_fake_clock),
 		T(test_flow_restart_with_an_approval_pending),
 		T(test_flow_interrupted_execution_fails_after_a_restart),
+		T(test_flow_card_is_updated_in_place_when_its_message_is_known),
 		T(test_flow_two_processes_approving_at_once_execute_once),
 		T(test_flow_approval_is_bound_to_the_exact_request),
 		T(test_flow_preconditions_rechecked_at_execution),
@@ -1352,6 +1436,7 @@ int main(void)
 		T(test_flow_suggestion_button_is_a_new_request_of_the_clicker),
 		T(test_flow_argocd_rollback_looks_up_the_previous_revision),
 		T(test_flow_one_requests_whole_chain_is_in_the_audit),
+		T(test_flow_audit_export_filters),
 		T(test_flow_golden_session),
 	};
 
