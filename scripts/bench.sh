@@ -16,6 +16,9 @@ echo "== intent matching (built-ins + 100 configured rules)"
 echo "== console round trip in-process ($n messages, demo organisation, SQLite file)"
 ./build/bench/bench_console config/demo/tier0.yaml "$n"
 
+echo "== actions: policy, render + hash, request + approval through the router"
+./build/bench/bench_actions config/demo/tier0.yaml 2000
+
 echo "== console process: idle RSS, $n scripted messages through stdin, RSS after"
 mkfifo "$tmp/in"
 "$bin" console --config config/demo/tier0.yaml --db "$tmp/c.db" < "$tmp/in" > "$tmp/out" 2>/dev/null &
