@@ -1833,7 +1833,7 @@ static int on_confirm(struct actions_rt *rt, const struct handler_req *req,
 	}
 	if (dec.approvals == 0) {
 		approval_transition(b->store, a->id, APPROVAL_PROPOSED, APPROVAL_APPROVED, t0_now_ms(),
-				    "policy", a->expires_ms > t0_now_ms() ? t0_now_ms() : 0, NULL,
+				    "policy", t0_now_ms(), NULL,
 				    &p->actor, a->channel, "confirmed; low risk needs no approval",
 				    &changed);
 		if (!changed) {

@@ -1159,36 +1159,33 @@ out:
 	return rc;
 }
 
-void action_mask_secrets(const struct action_set *set, char *s)
+static void mask_one(char *s, const char *val)
 {
-	const char *vals[64];
-	size_t n = 0;
+	size_t vl = val ? strlen(val) : 0, ml = strlen(ACTION_MASK);
+	char *hit;
 
-	if (!set || !s)
+	/* Short values would mask half the text; secrets are long. */
+	if (vl < 4)
 		return;
-	for (size_t i = 0; i < set->nsecrets && n < T0_ARRAY_LEN(vals); i++)
-		vals[n++] = set->secrets[i].value;
-	vals[n++] = set->pagerduty.token;
-	vals[n++] = set->github.token;
-	vals[n++] = set->argocd.token;
-	for (size_t i = 0; i < n; i++) {
-		size_t vl = vals[i] ? strlen(vals[i]) : 0;
-		char *hit;
-
-		/* Short values would mask half the text; secrets are long. */
-		if (vl < 4)
-			continue;
-		while ((hit = strstr(s, vals[i])) != NULL) {
-			size_t ml = strlen(ACTION_MASK);
-
-			if (vl >= ml) {
-				memcpy(hit, ACTION_MASK, ml);
-				memmove(hit + ml, hit + vl, strlen(hit + vl) + 1);
-			} else {
-				memset(hit, '*', vl);
-			}
+	while ((hit = strstr(s, val)) != NULL) {
+		if (vl >= ml) {
+			memcpy(hit, ACTION_MASK, ml);
+			memmove(hit + ml, hit + vl, strlen(hit + vl) + 1);
+		} else {
+			memset(hit, '*', vl);
 		}
 	}
+}
+
+void action_mask_secrets(const struct action_set *set, char *s)
+{
+	if (!set || !s)
+		return;
+	for (size_t i = 0; i < set->nsecrets; i++)
+		mask_one(s, set->secrets[i].value);
+	mask_one(s, set->pagerduty.token);
+	mask_one(s, set->github.token);
+	mask_one(s, set->argocd.token);
 }
 
 /* ---- success criteria ---- */

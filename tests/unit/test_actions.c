@@ -309,6 +309,88 @@ static void test_actions_json_breakout_stays_one_string(void **state)
 	}
 }
 
+/*
+ * Property: whatever the values, a rendered request has the template's shape
+ * (same path segments, same query parameters, same headers, same JSON keys)
+ * or is refused. Values are drawn from the characters that matter.
+ */
+static void test_actions_random_values_never_change_the_shape(void **state)
+{
+	static const char alphabet[] = "./%?#&=+ \"'\\{}[]:@;,\n\r\t\x01\x7f~-_aZ09";
+	static const char *const pieces[] = { "..", "%2F", "%2e%2e", "{{params.seg}}", "\u00e9",
+					      "\",\"admin\":true,\"x\":\"", "\r\nX-Evil: 1", "//" };
+	unsigned seed = 12345;
+	int rendered = 0, refused = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		char v[64];
+		size_t n = 0, len;
+		json_t *p;
+		char *ptext, err[256];
+		struct action_http h;
+		int rc;
+
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 16) % 12;
+		for (size_t k = 0; k < len && n < 40; k++) {
+			seed = seed * 1103515245u + 12345u;
+			if ((seed >> 16) % 5 == 0) {
+				const char *pc = pieces[(seed >> 8) % (sizeof(pieces) / sizeof(pieces[0]))];
+
+				if (n + strlen(pc) < sizeof(v) - 1) {
+					memcpy(v + n, pc, strlen(pc));
+					n += strlen(pc);
+				}
+			} else {
+				v[n++] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+			}
+		}
+		v[n] = '\0';
+		p = json_pack("{s:s,s:s,s:s}", "seg", v, "q", v, "note", v);
+		if (!p)
+			continue; /* not UTF-8 */
+		ptext = json_dumps(p, 0);
+		rc = render("web", ptext, 0, &h, err, sizeof(err));
+		if (rc != T0_OK) {
+			/* Refused only for a value that cannot land: a bad segment or a control character. */
+			if (!strstr(err, "path") && !strstr(err, "control character"))
+				fail_msg("'%s' refused for another reason: %s", v, err);
+			refused++;
+		} else {
+			const char *path = h.url + strlen("https://api.example");
+			const char *q = strchr(h.url, '?');
+			int slashes = 0, amps = 0;
+			json_t *body;
+
+			for (const char *c = path; c < q; c++)
+				slashes += *c == '/';
+			for (const char *c = q; *c; c++)
+				amps += *c == '&';
+			assert_int_equal(slashes, 4);
+			assert_int_equal(amps, 1);
+			assert_null(strchr(h.url, '#'));
+			assert_null(strchr(q + 1, '?'));
+			assert_int_equal(strncmp(q, "?q=", 3), 0);
+			assert_non_null(strstr(q, "&fixed=1"));
+			assert_int_equal(h.nheaders, 2);
+			for (size_t k = 0; k < h.nheaders; k++)
+				assert_null(strpbrk(h.headers[k], "\r\n"));
+			body = json_loadb(h.body, h.body_len, 0, NULL);
+			assert_non_null(body);
+			assert_int_equal(json_object_size(body), 6);
+			assert_string_equal(json_string_value(json_object_get(body, "note")), v);
+			json_decref(body);
+			action_http_clear(&h);
+			rendered++;
+		}
+		free(ptext);
+		json_decref(p);
+	}
+	/* Both outcomes were exercised. */
+	assert_true(rendered > 500);
+	assert_true(refused > 100);
+}
+
 static void test_actions_multi_segment_paths(void **state)
 {
 	struct action_http h;
@@ -687,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_actions_query_injection_is_escaped),
 		cmocka_unit_test(test_actions_header_injection_is_refused),
 		cmocka_unit_test(test_actions_json_breakout_stays_one_string),
+		cmocka_unit_test(test_actions_random_values_never_change_the_shape),
 		cmocka_unit_test(test_actions_multi_segment_paths),
 		cmocka_unit_test(test_actions_masked_render_hides_secrets_and_hash_ignores_them),
 		cmocka_unit_test(test_actions_builtin_pagerduty_request),
