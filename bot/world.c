@@ -106,6 +106,8 @@ void bot_free(struct bot *b)
 {
 	if (!b)
 		return;
+	/* Rate limit buckets and breakers of this bot (idempotent; the actions adapter also calls it). */
+	actions_detach(b);
 	store_close(b->store);
 	bot_world_free(b->world);
 	free(b);
