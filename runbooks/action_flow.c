@@ -1277,10 +1277,12 @@ static int req_start(struct actions_rt *rt, struct req_ctx *c, struct reply *r, 
 		if (!target) {
 			const struct cat_entity *near = catalog_suggest(b->world->cat, c->target);
 
+			if (near)
+				return refuse(c, r, T0_ENOTFOUND, "target",
+					      "I don't know \"%s\" in the catalog. Did you mean %s?",
+					      c->target, near->name);
 			return refuse(c, r, T0_ENOTFOUND, "target",
-				      "I don't know \"%s\" in the catalog%s%s%s.", c->target,
-				      near ? ". Did you mean " : "", near ? near->name : "",
-				      near ? "?" : "");
+				      "I don't know \"%s\" in the catalog.", c->target);
 		}
 		if (def->target_kind && strcasecmp(def->target_kind, target->kind) != 0)
 			return refuse(c, r, T0_EINVAL, "target", "%s works on %s entities; %s is a %s.",
