@@ -94,6 +94,24 @@ struct handler_req;
 struct bot_pending *bot_pending_take(const struct handler_req *req);
 void bot_pending_finish(struct bot_pending *p, struct reply *r);
 
+/*
+ * A fallback for what the rules do not understand (the LLM agent sets it at
+ * init, NULL removes it). It is asked at most twice per text event: with
+ * ROUTER_BEFORE_RULES before any rule is tried (it declines unless it wants
+ * the event first, e.g. every direct message), and with ROUTER_NO_RULE from
+ * handler_unknown, i.e. wherever the "Sorry, I didn't understand" help would
+ * be the answer (no rule matched, or "what is X" with an unknown X). text is
+ * what to answer. It returns T0_OK when it answered (fully, or by taking the
+ * request with bot_pending_take), anything else to decline, leaving r alone.
+ */
+enum router_stage { ROUTER_BEFORE_RULES = 0, ROUTER_NO_RULE };
+typedef int (*router_fallback_fn)(struct bot *b, const struct handler_req *req, const char *text,
+				  int stage, struct reply *r);
+void router_set_fallback(router_fallback_fn fn);
+/* Asks the installed fallback; T0_ENOTFOUND when there is none or it declines. */
+int router_fallback_call(struct bot *b, const struct handler_req *req, const char *text, int stage,
+			 struct reply *r);
+
 /* Chat adapters register so the core can post without an event to answer. */
 int bot_chat_register(struct bot *b, const struct adapter_ops *ops, void *state);
 void bot_chat_unregister_all(struct bot *b);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapters/chat/teams/teams.h"
 #include "bot/app.h"
 #include "bot/audit.h"
 #include "bot/bot.h"
@@ -26,6 +27,7 @@ static const char usage_main[] =
 	"  audit verify --db FILE     check the audit chain; exit 1 when it is broken\n"
 	"  audit export --db FILE [--since TIME] [--until TIME] [--request ID] [--user U] [--action A]\n"
 	"                             print audit records as JSON lines\n"
+	"  teams-package --config FILE --out DIR  write the Microsoft Teams app package files\n"
 	"  version                    print the version\n"
 	"\n"
 	"Every command takes --help. Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n";
@@ -336,6 +338,8 @@ int cli_main(int argc, char **argv)
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "audit") == 0)
 		return cmd_audit(argc - 1, argv + 1);
+	if (strcmp(cmd, "teams-package") == 0)
+		return teams_cli_package(argc - 1, argv + 1);
 	fprintf(stderr, "tier0: unknown command '%s'\n\n%s", cmd, usage_main);
 	return T0_EXIT_USAGE;
 }

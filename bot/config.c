@@ -1,5 +1,6 @@
 #include "bot/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -93,6 +94,15 @@ static int check_levels(struct vctx *v, json_t *val, const char *path, const str
 static int check_rule(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_pattern(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_commands(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_llm(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_llm_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_money(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_seconds(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_teams(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_teams_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_teams_path(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_guid(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_tenant(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 
 static int check_duration(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_rate(struct vctx *v, json_t *val, const char *path, const struct loc *at);
@@ -182,6 +192,87 @@ static const struct cfg_key intents_keys[] = {
 	  .check = check_rule },
 	{ .name = "commands", .kind = CFG_MAP, .flags = CFG_DEF, .item = CFG_STR,
 	  .check = check_commands },
+	{ 0 },
+};
+
+static const char *const llm_providers[] = { "anthropic", "openai", NULL };
+static const char *const llm_routings[] = { "off", "fallback", "always_in_dms", NULL };
+static const char *const llm_token_fields[] = { "max_completion_tokens", "max_tokens", NULL };
+
+/*
+ * No provider means no LLM. Prices and budgets are numbers (integer or not),
+ * so they are CFG_ANY with a check; config_fill reads them as doubles.
+ */
+static const struct cfg_key llm_keys[] = {
+	{ .name = "provider", .kind = CFG_STR, .oneof = llm_providers },
+	{ .name = "api_url", .kind = CFG_STR, .check = check_llm_url },
+	{ .name = "api_key", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "model", .kind = CFG_STR },
+	{ .name = "max_tokens", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 1024,
+	  .min = 16, .max = 200000 },
+	{ .name = "timeout", .kind = CFG_ANY, .check = check_seconds },
+	{ .name = "retries", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 2,
+	  .min = 0, .max = 10 },
+	{ .name = "routing", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "fallback",
+	  .oneof = llm_routings },
+	{ .name = "max_steps", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 6,
+	  .min = 1, .max = 20 },
+	{ .name = "max_request_tokens", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 60000, .min = 100, .max = 10000000 },
+	{ .name = "max_seconds", .kind = CFG_ANY, .check = check_seconds },
+	{ .name = "max_tool_result_bytes", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 8000, .min = 256, .max = 1000000 },
+	{ .name = "price_input_per_mtok", .kind = CFG_ANY, .check = check_money },
+	{ .name = "price_output_per_mtok", .kind = CFG_ANY, .check = check_money },
+	{ .name = "price_cached_input_per_mtok", .kind = CFG_ANY, .check = check_money },
+	{ .name = "budget_user_daily_usd", .kind = CFG_ANY, .check = check_money },
+	{ .name = "budget_daily_usd", .kind = CFG_ANY, .check = check_money },
+	{ .name = "budget_user_daily_tokens", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 0, .min = 0, .max = (long long)1 << 50 },
+	{ .name = "budget_daily_tokens", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 0, .min = 0, .max = (long long)1 << 50 },
+	{ .name = "anthropic_version", .kind = CFG_STR, .flags = CFG_DEF,
+	  .def_str = "2023-06-01" },
+	{ .name = "max_tokens_field", .kind = CFG_STR, .flags = CFG_DEF,
+	  .def_str = "max_completion_tokens", .oneof = llm_token_fields },
+	{ .name = "incident_summary", .kind = CFG_BOOL, .flags = CFG_DEF, .def_int = 0 },
+	{ 0 },
+};
+
+/* teams: Microsoft Teams through the Bot Framework (docs/TEAMS.md). */
+static const struct cfg_key teams_pacing_keys[] = {
+	{ .name = "burst", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 7,
+	  .min = 1, .max = 100 },
+	{ .name = "interval_ms", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 1000,
+	  .min = 10, .max = 600000 },
+	{ .name = "global_per_second", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 30,
+	  .min = 1, .max = 1000 },
+	{ .name = "max_queue", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 50,
+	  .min = 1, .max = 10000 },
+	{ .name = "coalesce_after", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 5,
+	  .min = 1, .max = 1000 },
+	{ .name = "max_retries", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 5,
+	  .min = 0, .max = 20 },
+	{ 0 },
+};
+
+static const struct cfg_key teams_keys[] = {
+	{ .name = "app_id", .kind = CFG_STR, .check = check_guid },
+	{ .name = "app_password", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "tenant_id", .kind = CFG_STR, .check = check_tenant },
+	{ .name = "token_url", .kind = CFG_STR, .check = check_teams_url },
+	{ .name = "openid_url", .kind = CFG_STR, .flags = CFG_DEF,
+	  .def_str = "https://login.botframework.com/v1/.well-known/openidconfiguration",
+	  .check = check_teams_url },
+	{ .name = "path", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "/api/messages",
+	  .check = check_teams_path },
+	{ .name = "invoke_timeout_ms", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 4000, .min = 100, .max = 14000 },
+	{ .name = "jwks_refresh_s", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 86400, .min = 60, .max = 7 * 86400 },
+	{ .name = "max_card_bytes", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 28000, .min = 2000, .max = 100000 },
+	{ .name = "pacing", .kind = CFG_OBJ, .keys = teams_pacing_keys },
 	{ 0 },
 };
 
@@ -349,6 +440,8 @@ static const struct cfg_key root_keys[] = {
 	{ .name = "console", .kind = CFG_OBJ, .keys = console_keys },
 	{ .name = "oncall", .kind = CFG_OBJ, .keys = oncall_keys },
 	{ .name = "intents", .kind = CFG_OBJ, .keys = intents_keys },
+	{ .name = "llm", .kind = CFG_OBJ, .keys = llm_keys, .check = check_llm },
+	{ .name = "teams", .kind = CFG_OBJ, .keys = teams_keys, .check = check_teams },
 	{ .name = "actions", .kind = CFG_LIST, .flags = CFG_DEF, .item = CFG_OBJ, .keys = action_keys,
 	  .check = check_action },
 	{ .name = "action_policy", .kind = CFG_OBJ, .keys = action_policy_keys },
@@ -1117,6 +1210,138 @@ static int check_commands(struct vctx *v, json_t *val, const char *path, const s
 	return T0_OK;
 }
 
+/* A number (integer or decimal) of US dollars, >= 0. */
+static int check_money(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	if (!json_is_number(val))
+		return verr(v, at, path, "expected a number, got %s", json_kind_name(val));
+	if (json_number_value(val) < 0 || json_number_value(val) > 1e9)
+		return verr(v, at, path, "must be between 0 and 1000000000, got %g",
+			    json_number_value(val));
+	return T0_OK;
+}
+
+/* A duration in seconds, decimals allowed (0.5), from 0.05 to 3600. */
+static int check_seconds(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	if (!json_is_number(val))
+		return verr(v, at, path, "expected a number of seconds, got %s", json_kind_name(val));
+	if (json_number_value(val) < 0.05 || json_number_value(val) > 3600)
+		return verr(v, at, path, "must be between 0.05 and 3600 seconds, got %g",
+			    json_number_value(val));
+	return T0_OK;
+}
+
+static int check_llm_url(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+
+	if ((strncmp(s, "https://", 8) == 0 && s[8]) || (strncmp(s, "http://", 7) == 0 && s[7]))
+		return T0_OK;
+	return verr(v, at, path, "expected an http:// or https:// URL, got '%s'", s);
+}
+
+/* The section as a whole: a provider needs a model, and settings need a provider. */
+static int check_llm(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	static const char *const needs_provider[] = { "model", "api_url", "api_key" };
+	char sub[CFG_MAX_PATH];
+
+	if (json_object_get(val, "provider")) {
+		if (!json_object_get(val, "model")) {
+			path_key(sub, sizeof(sub), path, "model");
+			return verr(v, at, sub, "required when llm.provider is set");
+		}
+		return T0_OK;
+	}
+	for (size_t i = 0; i < T0_ARRAY_LEN(needs_provider); i++) {
+		if (json_object_get(val, needs_provider[i])) {
+			path_key(sub, sizeof(sub), path, "provider");
+			return verr(v, at, sub,
+				    "required (anthropic or openai) when llm.%s is set",
+				    needs_provider[i]);
+		}
+	}
+	return T0_OK;
+}
+
+/* A present teams section needs the bot's identity; its absence switches Teams off. */
+static int check_teams(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	char sub[CFG_MAX_PATH];
+
+	path_key(sub, sizeof(sub), path, "app_id");
+	if (!json_object_get(val, "app_id"))
+		return verr(v, at, sub, "required key is missing");
+	path_key(sub, sizeof(sub), path, "app_password");
+	if (!json_object_get(val, "app_password"))
+		return verr(v, at, sub, "required key is missing (or app_password_file)");
+	return T0_OK;
+}
+
+/* Tokens and keys come over these: https, except to a loopback test server. */
+static int check_teams_url(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+	static const char *const loopback[] = { "http://127.0.0.1", "http://localhost",
+						"http://[::1]", NULL };
+
+	if (!strncmp(s, "https://", 8) && s[8] && !strpbrk(s, " \t\r\n"))
+		return T0_OK;
+	for (size_t i = 0; loopback[i]; i++) {
+		size_t n = strlen(loopback[i]);
+
+		if (!strncmp(s, loopback[i], n) && (s[n] == ':' || s[n] == '/' || !s[n]) &&
+		    !strpbrk(s, " \t\r\n"))
+			return T0_OK;
+	}
+	return verr(v, at, path, "expected an https:// URL (http:// only to localhost), got '%s'", s);
+}
+
+static int check_teams_path(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+
+	if (s[0] == '/' && strlen(s) < 512 && !strpbrk(s, "?# \"\\\t\r\n"))
+		return T0_OK;
+	return verr(v, at, path, "expected a path starting with '/' (no query, no spaces), got '%s'",
+		    s);
+}
+
+static int is_guid(const char *s)
+{
+	static const int groups[] = { 8, 4, 4, 4, 12 };
+
+	for (size_t g = 0; g < T0_ARRAY_LEN(groups); g++) {
+		for (int i = 0; i < groups[g]; i++, s++)
+			if (!isxdigit((unsigned char)*s))
+				return 0;
+		if (g + 1 < T0_ARRAY_LEN(groups) && *s++ != '-')
+			return 0;
+	}
+	return *s == '\0';
+}
+
+static int check_guid(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	if (is_guid(json_string_value(val)))
+		return T0_OK;
+	return verr(v, at, path,
+		    "expected the Microsoft App ID, a GUID like 00000000-0000-0000-0000-000000000000, got '%s'",
+		    json_string_value(val));
+}
+
+/* A directory (tenant) id GUID or a verified domain such as contoso.onmicrosoft.com. */
+static int check_tenant(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+	size_t n = strlen(s);
+
+	if (n && n < 256 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n)
+		return T0_OK;
+	return verr(v, at, path, "expected a tenant id (GUID) or domain, got '%s'", s);
+}
+
 static int check_duration(struct vctx *v, json_t *val, const char *path, const struct loc *at)
 {
 	int64_t ms;
@@ -1218,6 +1443,110 @@ static char *default_user(void)
 	return strdup("operator");
 }
 
+static double num_or(const json_t *j, double def)
+{
+	return json_is_number(j) ? json_number_value(j) : def;
+}
+
+static int config_fill_llm(struct config *cfg)
+{
+	const json_t *llm = json_object_get(cfg->tree, "llm");
+	const char *provider = json_string_value(json_object_get(llm, "provider"));
+	const char *url = json_string_value(json_object_get(llm, "api_url"));
+	const char *routing = json_string_value(json_object_get(llm, "routing"));
+	const char *model = json_string_value(json_object_get(llm, "model"));
+
+	if (!provider)
+		return T0_OK;
+	if (!url)
+		url = strcmp(provider, "anthropic") == 0 ? "https://api.anthropic.com"
+							 : "https://api.openai.com/v1";
+	cfg->llm_provider = strdup(provider);
+	cfg->llm_api_url = strdup(url);
+	cfg->llm_model = strdup(model ? model : "");
+	cfg->llm_anthropic_version =
+		strdup(json_string_value(json_object_get(llm, "anthropic_version")));
+	cfg->llm_max_tokens_field =
+		strdup(json_string_value(json_object_get(llm, "max_tokens_field")));
+	if (!cfg->llm_provider || !cfg->llm_api_url || !cfg->llm_model ||
+	    !cfg->llm_anthropic_version || !cfg->llm_max_tokens_field)
+		return T0_ENOMEM;
+	/* A trailing slash would double up when the endpoint path is appended. */
+	for (size_t n = strlen(cfg->llm_api_url); n > 8 && cfg->llm_api_url[n - 1] == '/'; n--)
+		cfg->llm_api_url[n - 1] = '\0';
+	cfg->llm_api_key = json_string_value(json_object_get(llm, "api_key"));
+	cfg->llm_max_tokens = (int)json_integer_value(json_object_get(llm, "max_tokens"));
+	cfg->llm_timeout_ms = (int)(num_or(json_object_get(llm, "timeout"), 60) * 1000);
+	cfg->llm_retries = (int)json_integer_value(json_object_get(llm, "retries"));
+	cfg->llm_routing = strcmp(routing, "off") == 0	     ? CFG_LLM_OFF
+			   : strcmp(routing, "fallback") == 0 ? CFG_LLM_FALLBACK
+							      : CFG_LLM_ALWAYS_IN_DMS;
+	cfg->llm_max_steps = (int)json_integer_value(json_object_get(llm, "max_steps"));
+	cfg->llm_max_request_tokens = json_integer_value(json_object_get(llm, "max_request_tokens"));
+	cfg->llm_max_wall_ms = (int)(num_or(json_object_get(llm, "max_seconds"), 120) * 1000);
+	cfg->llm_max_tool_result_bytes =
+		(int)json_integer_value(json_object_get(llm, "max_tool_result_bytes"));
+	cfg->llm_price_input = num_or(json_object_get(llm, "price_input_per_mtok"), 0);
+	cfg->llm_price_output = num_or(json_object_get(llm, "price_output_per_mtok"), 0);
+	cfg->llm_price_cached_input =
+		num_or(json_object_get(llm, "price_cached_input_per_mtok"), cfg->llm_price_input);
+	cfg->llm_budget_user_daily_usd = num_or(json_object_get(llm, "budget_user_daily_usd"), 0);
+	cfg->llm_budget_daily_usd = num_or(json_object_get(llm, "budget_daily_usd"), 0);
+	cfg->llm_budget_user_daily_tokens =
+		json_integer_value(json_object_get(llm, "budget_user_daily_tokens"));
+	cfg->llm_budget_daily_tokens = json_integer_value(json_object_get(llm, "budget_daily_tokens"));
+	cfg->llm_incident_summary = json_is_true(json_object_get(llm, "incident_summary"));
+	return T0_OK;
+}
+
+static char *opt_strdup(const json_t *j)
+{
+	return j ? strdup(json_string_value(j)) : NULL;
+}
+
+static int config_fill_teams(struct config *cfg)
+{
+	const json_t *t = json_object_get(cfg->tree, "teams");
+	const json_t *p = json_object_get(t, "pacing");
+	const json_t *tok = json_object_get(t, "token_url");
+	const char *tenant;
+	char url[512];
+
+	cfg->teams_enabled = json_object_get(t, "app_id") != NULL;
+	cfg->teams_openid_url = opt_strdup(json_object_get(t, "openid_url"));
+	cfg->teams_path = opt_strdup(json_object_get(t, "path"));
+	if (!cfg->teams_openid_url || !cfg->teams_path)
+		return T0_ENOMEM;
+	cfg->teams_invoke_timeout_ms = (int)json_integer_value(json_object_get(t, "invoke_timeout_ms"));
+	cfg->teams_jwks_refresh_s = (int)json_integer_value(json_object_get(t, "jwks_refresh_s"));
+	cfg->teams_max_card_bytes = (int)json_integer_value(json_object_get(t, "max_card_bytes"));
+	cfg->teams_pacing_burst = (int)json_integer_value(json_object_get(p, "burst"));
+	cfg->teams_pacing_interval_ms = (int)json_integer_value(json_object_get(p, "interval_ms"));
+	cfg->teams_pacing_global_per_second =
+		(int)json_integer_value(json_object_get(p, "global_per_second"));
+	cfg->teams_pacing_max_queue = (int)json_integer_value(json_object_get(p, "max_queue"));
+	cfg->teams_pacing_coalesce_after = (int)json_integer_value(json_object_get(p, "coalesce_after"));
+	cfg->teams_pacing_max_retries = (int)json_integer_value(json_object_get(p, "max_retries"));
+	if (!cfg->teams_enabled)
+		return T0_OK;
+	cfg->teams_app_id = opt_strdup(json_object_get(t, "app_id"));
+	cfg->teams_app_password = opt_strdup(json_object_get(t, "app_password"));
+	cfg->teams_tenant_id = opt_strdup(json_object_get(t, "tenant_id"));
+	if (!cfg->teams_app_id || !cfg->teams_app_password ||
+	    (json_object_get(t, "tenant_id") && !cfg->teams_tenant_id))
+		return T0_ENOMEM;
+	if (tok) {
+		cfg->teams_token_url = opt_strdup(tok);
+	} else {
+		/* Multi-tenant bots get their tokens from the botframework.com tenant. */
+		tenant = cfg->teams_tenant_id ? cfg->teams_tenant_id : "botframework.com";
+		snprintf(url, sizeof(url), "https://login.microsoftonline.com/%s/oauth2/v2.0/token",
+			 tenant);
+		cfg->teams_token_url = strdup(url);
+	}
+	return cfg->teams_token_url ? T0_OK : T0_ENOMEM;
+}
+
 static int config_fill(struct config *cfg)
 {
 	json_t *tree = cfg->tree;
@@ -1270,7 +1599,10 @@ static int config_fill(struct config *cfg)
 	cfg->actions = json_object_get(tree, "actions");
 	cfg->action_policy = json_object_get(tree, "action_policy");
 	cfg->executors = json_object_get(tree, "executors");
-	return T0_OK;
+	rc = config_fill_llm(cfg);
+	if (rc != T0_OK)
+		return rc;
+	return config_fill_teams(cfg);
 }
 
 static int set_base_dir(struct config *cfg, const char *path)
@@ -1411,11 +1743,24 @@ void config_free(struct config *cfg)
 	free(cfg->console_user);
 	free(cfg->console_email);
 	free(cfg->console_channel);
+	free(cfg->llm_provider);
+	free(cfg->llm_api_url);
+	free(cfg->llm_model);
+	free(cfg->llm_anthropic_version);
+	free(cfg->llm_max_tokens_field);
 	for (size_t i = 0; i < cfg->nsecrets; i++) {
 		memset(cfg->secrets[i], 0, strlen(cfg->secrets[i]));
 		free(cfg->secrets[i]);
 	}
 	free(cfg->secrets);
+	free(cfg->teams_app_id);
+	if (cfg->teams_app_password)
+		memset(cfg->teams_app_password, 0, strlen(cfg->teams_app_password));
+	free(cfg->teams_app_password);
+	free(cfg->teams_tenant_id);
+	free(cfg->teams_token_url);
+	free(cfg->teams_openid_url);
+	free(cfg->teams_path);
 	free(cfg);
 }
 

@@ -43,10 +43,58 @@ struct config {
 	char **secrets;
 	size_t nsecrets;
 
+	/* llm: the language model behind free-form questions (docs/LLM.md). */
+	char *llm_provider;            /* "anthropic" | "openai"; NULL = no LLM configured */
+	char *llm_api_url;             /* base URL; the provider's default when not set */
+	const char *llm_api_key;       /* secret (borrowed from tree), may be NULL */
+	char *llm_model;
+	char *llm_anthropic_version;   /* anthropic-version header */
+	char *llm_max_tokens_field;    /* openai: "max_completion_tokens" | "max_tokens" */
+	int llm_max_tokens;            /* output cap per model call */
+	int llm_timeout_ms;            /* per HTTP attempt (llm.timeout, seconds) */
+	int llm_retries;               /* extra attempts on 429 / 5xx / 529 / connection errors */
+	int llm_routing;               /* enum cfg_llm_routing */
+	int llm_max_steps;             /* model calls per request */
+	long long llm_max_request_tokens; /* input + output tokens across one request */
+	int llm_max_wall_ms;           /* wall time of one request (llm.max_seconds) */
+	int llm_max_tool_result_bytes; /* one tool result as sent to the model */
+	double llm_price_input;        /* USD per million input tokens */
+	double llm_price_output;       /* USD per million output tokens */
+	double llm_price_cached_input; /* USD per million cached input tokens (OpenAI) */
+	double llm_budget_user_daily_usd; /* 0 = no limit */
+	double llm_budget_daily_usd;
+	long long llm_budget_user_daily_tokens;
+	long long llm_budget_daily_tokens;
+	int llm_incident_summary;      /* llm.incident_summary */
+
+	/* teams: Microsoft Teams (adapters/chat/teams, docs/TEAMS.md); strings owned */
+	int teams_enabled;           /* the section is present (it then has app_id and app_password) */
+	char *teams_app_id;          /* Microsoft App ID (GUID) */
+	char *teams_app_password;    /* secret: client secret for the token endpoint */
+	char *teams_tenant_id;       /* single-tenant bots; NULL for multi-tenant */
+	char *teams_token_url;       /* given, or derived from the tenant */
+	char *teams_openid_url;      /* Bot Framework OpenID metadata */
+	char *teams_path;            /* messaging endpoint, "/api/messages" */
+	int teams_invoke_timeout_ms; /* wait for an invoke's answer before a holding card */
+	int teams_jwks_refresh_s;
+	int teams_max_card_bytes;
+	int teams_pacing_burst;      /* per conversation: burst, then one per interval_ms */
+	int teams_pacing_interval_ms;
+	int teams_pacing_global_per_second;
+	int teams_pacing_max_queue;  /* per conversation */
+	int teams_pacing_coalesce_after;
+	int teams_pacing_max_retries;
+
 	/* actions, action_policy, executors (runbooks/actions.h; borrowed from tree) */
 	const json_t *actions;       /* list, possibly empty */
 	const json_t *action_policy; /* object */
 	const json_t *executors;     /* object */
+};
+
+enum cfg_llm_routing {
+	CFG_LLM_OFF = 0,       /* rules only */
+	CFG_LLM_FALLBACK,      /* the LLM answers what no rule matched */
+	CFG_LLM_ALWAYS_IN_DMS, /* ... and every direct message, before the rules */
 };
 
 /*

@@ -143,6 +143,11 @@ int handler_unknown(struct bot *b, const struct handler_req *req, struct reply *
 {
 	const char *svc = example_name(b, "Component", "<service>");
 
+	/* Not understood by the rules: the LLM, when one is configured, may answer instead. */
+	if (req->ev && (req->ev->kind == EVENT_MESSAGE || req->ev->kind == EVENT_COMMAND) &&
+	    router_fallback_call(b, req, req->ev->text, ROUTER_NO_RULE, r) == T0_OK)
+		return T0_OK;
+
 	reply_set_text(r, "Sorry, I didn't understand that. Try \"who owns %s\", "
 			  "\"who is on call for %s\", \"what depends on %s\", "
 			  "\"runbook for %s\", or \"help\".",

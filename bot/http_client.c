@@ -36,6 +36,7 @@ struct http_call {
 	size_t max_resp;
 	int max_retries;
 	int retry_5xx;
+	int retry_overloaded;
 	long backoff_base_ms, backoff_cap_ms, max_retry_after_ms;
 	char *resp;
 	size_t resp_len, resp_cap;
@@ -249,13 +250,33 @@ static void on_retry_timer(uv_timer_t *t)
 		finish(c, rc == T0_ETIMEOUT ? T0_ETIMEOUT : T0_EHTTP, 0);
 }
 
+/* retry-after-ms: a non-negative number of milliseconds; -1 when absent or unparsable. */
+static long retry_after_ms_header(struct http_call *c)
+{
+	struct curl_header *h = NULL;
+	char *end;
+	double ms;
+
+	if (t0_curl.easy_header(c->easy, "retry-after-ms", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return -1;
+	ms = strtod(h->value, &end);
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (end == h->value || *end || !(ms >= 0))
+		return -1;
+	return ms > 86400000.0 ? 86400000L : (long)ms;
+}
+
 /* Retry-After: delay-seconds or an HTTP-date; -1 when absent or unparsable. */
 static long retry_after_ms(struct http_call *c)
 {
 	struct curl_header *h = NULL;
 	const char *v;
 	time_t when;
+	long ms = retry_after_ms_header(c);
 
+	if (ms >= 0)
+		return ms;
 	if (t0_curl.easy_header(c->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
 		return -1;
 	v = h->value;
@@ -298,7 +319,7 @@ static int schedule_retry(struct http_call *c, long status)
 
 	if (c->attempts > c->max_retries)
 		return 0;
-	if (status == 429 || status == 503) {
+	if (status == 429 || status == 503 || status == 529) {
 		delay = retry_after_ms(c);
 		if (delay > c->max_retry_after_ms)
 			delay = c->max_retry_after_ms;
@@ -326,7 +347,8 @@ static void on_xfer_done(struct loop_xfer *x, CURL *easy, CURLcode result)
 		t0_curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 		rc = T0_OK;
 		retry = status == 429 || status == 503 ||
-			(c->retry_5xx && (status == 500 || status == 502 || status == 504));
+			(c->retry_5xx && (status == 500 || status == 502 || status == 504)) ||
+			(c->retry_overloaded && status == 529);
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
 		/* The server may have acted on it; a retry could repeat a side effect. */
@@ -401,6 +423,7 @@ static int call_setup(struct http_call *c, const struct http_req *req)
 	c->max_resp = req->max_response_bytes ? req->max_response_bytes : HTTP_DEFAULT_MAX_RESPONSE;
 	c->max_retries = req->max_retries > 0 ? req->max_retries : 0;
 	c->retry_5xx = req->retry_5xx;
+	c->retry_overloaded = req->retry_overloaded;
 	c->backoff_base_ms = req->backoff_base_ms > 0 ? req->backoff_base_ms : HTTP_DEFAULT_BACKOFF_BASE_MS;
 	c->backoff_cap_ms = req->backoff_cap_ms > 0 ? req->backoff_cap_ms : HTTP_DEFAULT_BACKOFF_CAP_MS;
 	c->max_retry_after_ms = req->max_retry_after_ms > 0 ? req->max_retry_after_ms

@@ -41,6 +41,12 @@ struct http_req {
 	long backoff_base_ms;          /* 0 = HTTP_DEFAULT_BACKOFF_BASE_MS */
 	long backoff_cap_ms;           /* 0 = HTTP_DEFAULT_BACKOFF_CAP_MS */
 	long max_retry_after_ms;       /* cap on Retry-After; 0 = HTTP_DEFAULT_MAX_RETRY_AFTER_MS */
+	/*
+	 * Also retry 529 (Anthropic's "overloaded"), honouring Retry-After there
+	 * as on 429/503. On those statuses a retry-after-ms header (milliseconds,
+	 * sent by the Anthropic and OpenAI APIs) takes precedence over Retry-After.
+	 */
+	int retry_overloaded;
 };
 
 struct http_resp {

@@ -54,7 +54,12 @@ enum hs_chunk_state {
 	CH_TRAILER_START, CH_TRAILER_LINE, CH_TRAILER_LF, CH_END_LF, CH_DONE,
 };
 
-enum hs_state { HS_READING, HS_RESPONDING };
+enum hs_state { HS_READING, HS_RESPONDING, HS_DEFERRED };
+
+/* A response the handler will give later; outlives the connection if need be. */
+struct http_deferred {
+	struct hs_sess *s; /* NULL once the client has gone */
+};
 
 /* Per connection; lws zeroes it. Reset at each new transaction. */
 struct hs_sess {
@@ -72,6 +77,7 @@ struct hs_sess {
 	size_t ch_ext;
 	uint64_t start_ns;
 	struct http_response resp;
+	struct http_deferred *deferred; /* the handler answers later */
 	size_t sent;
 	int headers_sent;
 	char scratch[HS_SCRATCH];
@@ -85,6 +91,8 @@ static struct http_server *srv_of(struct lws *wsi)
 
 static void sess_reset(struct hs_sess *s)
 {
+	if (s->deferred)
+		s->deferred->s = NULL; /* the owner's finish will only free it */
 	free(s->body);
 	free(s->resp.body);
 	memset(s, 0, offsetof(struct hs_sess, scratch));
@@ -225,7 +233,53 @@ static int dispatch(struct hs_sess *s)
 	req.remote = remote;
 	req.priv = s;
 	s->route->handler(&req, &s->resp, s->route->arg);
+	if (s->deferred) {
+		/* Bounded, so a deferral that is never finished cannot hold the connection. */
+		s->state = HS_DEFERRED;
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_REASON_BASE + 1, HTTP_DEFER_MAX_SECS);
+		return 0;
+	}
 	return start_response(s);
+}
+
+struct http_deferred *http_response_defer(struct http_response *resp)
+{
+	struct hs_sess *s;
+
+	if (!resp)
+		return NULL;
+	s = (struct hs_sess *)((char *)resp - offsetof(struct hs_sess, resp));
+	if (s->state != HS_READING)
+		return NULL;
+	if (!s->deferred) {
+		s->deferred = calloc(1, sizeof(*s->deferred));
+		if (!s->deferred)
+			return NULL;
+		s->deferred->s = s;
+	}
+	return s->deferred;
+}
+
+struct http_response *http_deferred_response(struct http_deferred *d)
+{
+	return d && d->s ? &d->s->resp : NULL;
+}
+
+void http_deferred_finish(struct http_deferred *d)
+{
+	struct hs_sess *s;
+
+	if (!d)
+		return;
+	s = d->s;
+	free(d);
+	if (!s)
+		return;
+	s->deferred = NULL;
+	if (s->state != HS_DEFERRED)
+		return; /* finished from inside the handler: dispatch answers */
+	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
+	start_response(s);
 }
 
 const char *http_request_header(const struct http_request *req, const char *name)

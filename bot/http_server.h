@@ -55,6 +55,25 @@ int http_response_body_take(struct http_response *resp, const char *content_type
 int http_response_header(struct http_response *resp, const char *name, const char *value);
 
 /*
+ * Deferred answers, for handlers that must wait on the loop (a key fetch, an
+ * answer computed asynchronously). Inside the handler:
+ *
+ *   struct http_deferred *d = http_response_defer(resp);
+ *
+ * and the response is not sent when the handler returns. Later, from the
+ * loop: fill http_deferred_response(d) with the setters above (NULL when the
+ * client has gone: nothing to fill) and call http_deferred_finish(d), exactly
+ * once, which sends it (or only frees d). A deferral that is never finished is
+ * cut off by closing the connection after HTTP_DEFER_MAX_SECS; d must still
+ * be finished to be freed. NULL on allocation failure (answer at once then).
+ */
+#define HTTP_DEFER_MAX_SECS 60
+struct http_deferred;
+struct http_deferred *http_response_defer(struct http_response *resp);
+struct http_response *http_deferred_response(struct http_deferred *d);
+void http_deferred_finish(struct http_deferred *d);
+
+/*
  * host: an IPv4 or IPv6 address ("127.0.0.1", "::1" or "[::1]"); "0.0.0.0",
  * "::" or NULL listen on all addresses. port 0 picks a free port.
  */

@@ -131,6 +131,21 @@ static const char *event_text(struct bot *b, const struct event *ev, char *buf, 
 	}
 }
 
+static router_fallback_fn router_fallback;
+
+void router_set_fallback(router_fallback_fn fn)
+{
+	router_fallback = fn;
+}
+
+int router_fallback_call(struct bot *b, const struct handler_req *req, const char *text, int stage,
+			 struct reply *r)
+{
+	if (!router_fallback || !text)
+		return T0_ENOTFOUND;
+	return router_fallback(b, req, text, stage, r) == T0_OK ? T0_OK : T0_ENOTFOUND;
+}
+
 /* One event being answered; lives until the reply is audited and handed over. */
 struct bot_pending {
 	struct bot *b;
@@ -244,7 +259,7 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 	char buf[INTENT_MAX_TEXT + 256];
 	const char *text;
 	handler_fn action_fn = NULL;
-	int rc;
+	int rc, answered;
 
 	if (ev->event_id) {
 		char key[512];
@@ -295,8 +310,11 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 	if (ev->kind == EVENT_INTERACTION && ev->action_id)
 		action_fn = handler_for_action(ev->action_id);
 	text = action_fn ? NULL : event_text(b, ev, buf, sizeof(buf));
-	rc = text ? intent_match(b->world->intents, text, &p->m) : T0_ENOTFOUND;
-	if (action_fn) {
+	answered = router_fallback_call(b, &req, text, ROUTER_BEFORE_RULES, r) == T0_OK;
+	rc = answered ? T0_OK : text ? intent_match(b->world->intents, text, &p->m) : T0_ENOTFOUND;
+	if (answered) {
+		/* The fallback (the LLM in "always_in_dms" routing) took it before the rules. */
+	} else if (action_fn) {
 		rc = action_fn(b, &req, r);
 		reply_set_intent(r, ev->action_id);
 	} else if (rc == T0_OK) {
@@ -317,7 +335,8 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 		rc = T0_OK;
 	} else {
 		handler_unknown(b, &req, r);
-		reply_set_intent(r, "unknown");
+		if (!r->intent) /* the fallback may have named its answer */
+			reply_set_intent(r, "unknown");
 		rc = T0_OK;
 	}
 	if (p->taken) {

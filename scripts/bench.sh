@@ -16,6 +16,9 @@ echo "== intent matching (built-ins + 100 configured rules)"
 echo "== console round trip in-process ($n messages, demo organisation, SQLite file)"
 ./build/bench/bench_console config/demo/tier0.yaml "$n"
 
+echo "== Teams: activity -> reply against the fake Bot Framework (1000 activities)"
+./build/bench/bench_teams 1000
+
 echo "== actions: policy, render + hash, request + approval through the router"
 ./build/bench/bench_actions config/demo/tier0.yaml 2000
 
@@ -53,3 +56,8 @@ sleep 0.5
 echo "daemon idle RSS: $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") kB (peak $(awk '/^VmHWM/ {print $2}' "/proc/$pid/status") kB)"
 kill -TERM "$pid"
 wait "$pid"
+
+if [ -x ./build/bench/bench_llm ]; then
+	echo "== LLM agent overhead per step (fake provider: in-process, then HTTP on 127.0.0.1)"
+	./build/bench/bench_llm "${BENCH_LLM_REQUESTS:-1000}"
+fi

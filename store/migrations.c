@@ -108,7 +108,30 @@ static const char *const store_migrations[] = {
 	");",
 
 	/*
-	 * v4: the action workflow. approvals is rebuilt (SQLite cannot change a
+	 * v4: what the language model cost, one row per answered request (or
+	 * incident summary). day is the UTC date, so budgets sum by index.
+	 */
+	"CREATE TABLE llm_usage ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  ts_ms         INTEGER NOT NULL,"
+	"  day           TEXT NOT NULL CHECK (length(day) = 10),"
+	"  platform      TEXT,"
+	"  user_id       TEXT,"
+	"  channel       TEXT,"
+	"  purpose       TEXT NOT NULL DEFAULT 'agent',"
+	"  provider      TEXT NOT NULL,"
+	"  model         TEXT NOT NULL,"
+	"  calls         INTEGER NOT NULL DEFAULT 0 CHECK (calls >= 0),"
+	"  input_tokens  INTEGER NOT NULL DEFAULT 0 CHECK (input_tokens >= 0),"
+	"  output_tokens INTEGER NOT NULL DEFAULT 0 CHECK (output_tokens >= 0),"
+	"  cache_tokens  INTEGER NOT NULL DEFAULT 0 CHECK (cache_tokens >= 0),"
+	"  cost_usd      REAL NOT NULL DEFAULT 0 CHECK (cost_usd >= 0),"
+	"  outcome       TEXT NOT NULL"
+	");"
+	"CREATE INDEX llm_usage_day_user ON llm_usage (day, user_id);",
+
+	/*
+	 * v5: the action workflow. approvals is rebuilt (SQLite cannot change a
 	 * CHECK in place) to add the 'proposed' state and the columns the flow
 	 * needs: risk, approvals needed, origin, where the card lives, the
 	 * outcome. The runner turns foreign keys off for the rebuild and runs

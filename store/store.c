@@ -35,6 +35,12 @@ enum store_stmt {
 	STMT_AUDIT_EACH,
 	STMT_AUDIT_LAST_CHANNEL,
 	STMT_AUDIT_LAST_ALL,
+	STMT_LLM_USAGE_ADD,
+	STMT_LLM_USAGE_TOTALS,
+	STMT_CONV_REF_PUT,
+	STMT_CONV_REF_GET,
+	STMT_CONV_REF_STALE,
+	STMT_CONV_REF_EACH,
 	STMT_APPROVAL_INSERT,
 	STMT_APPROVAL_GET,
 	STMT_APPROVAL_TRANSITION,
@@ -82,6 +88,25 @@ static const char *const store_sql[STMT__COUNT] = {
 				    " WHERE channel = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
 	[STMT_AUDIT_LAST_ALL] = "SELECT * FROM (SELECT " AUDIT_COLUMNS " FROM audit"
 				" ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+	[STMT_LLM_USAGE_ADD] = "INSERT INTO llm_usage (ts_ms, day, platform, user_id, channel,"
+			       " purpose, provider, model, calls, input_tokens, output_tokens,"
+			       " cache_tokens, cost_usd, outcome)"
+			       " VALUES (?1, strftime('%Y-%m-%d', ?1 / 1000, 'unixepoch'), ?2, ?3,"
+			       " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[STMT_LLM_USAGE_TOTALS] = "SELECT count(*), coalesce(sum(input_tokens + cache_tokens), 0),"
+				  " coalesce(sum(output_tokens), 0), coalesce(sum(cost_usd), 0)"
+				  " FROM llm_usage WHERE day = ?1 AND (?2 IS NULL OR user_id = ?2)",
+	/* Seeing a conversation again makes its reference live again. */
+	[STMT_CONV_REF_PUT] = "INSERT INTO conversation_refs (platform, conversation_id, ref, updated_ms,"
+			      " stale) VALUES (?1, ?2, ?3, ?4, 0)"
+			      " ON CONFLICT (platform, conversation_id) DO UPDATE SET"
+			      " ref = excluded.ref, updated_ms = excluded.updated_ms, stale = 0",
+	[STMT_CONV_REF_GET] = "SELECT ref, stale, updated_ms FROM conversation_refs"
+			      " WHERE platform = ?1 AND conversation_id = ?2",
+	[STMT_CONV_REF_STALE] = "UPDATE conversation_refs SET stale = ?3, updated_ms = ?4"
+				" WHERE platform = ?1 AND conversation_id = ?2",
+	[STMT_CONV_REF_EACH] = "SELECT conversation_id, ref, stale, updated_ms FROM conversation_refs"
+			       " WHERE platform = ?1 AND (?2 OR stale = 0) ORDER BY conversation_id",
 	[STMT_APPROVAL_INSERT] = "INSERT INTO approvals (" APPROVAL_COLUMNS ")"
 				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 				 " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
@@ -810,6 +835,225 @@ int store_audit_last(struct store *st, const char *channel, int limit, store_aud
 	if (src != SQLITE_OK)
 		goto out;
 	rc = store_audit_walk(st, s, cb, arg);
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_llm_usage_add(struct store *st, const struct store_llm_usage *u)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || u == NULL || u->provider == NULL || u->model == NULL ||
+	    u->outcome == NULL || u->ts_ms < 0) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_LLM_USAGE_ADD);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, u->ts_ms) != SQLITE_OK ||
+	    store_bind_opt_text(s, 2, u->platform) != SQLITE_OK ||
+	    store_bind_opt_text(s, 3, u->user_id) != SQLITE_OK ||
+	    store_bind_opt_text(s, 4, u->channel) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 5, u->purpose ? u->purpose : "agent", -1, SQLITE_STATIC) !=
+		    SQLITE_OK ||
+	    sqlite3_bind_text(s, 6, u->provider, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 7, u->model, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 8, u->calls) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 9, u->input_tokens) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 10, u->output_tokens) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 11, u->cache_tokens) != SQLITE_OK ||
+	    sqlite3_bind_double(s, 12, u->cost_usd) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 13, u->outcome, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = T0_OK;
+	goto out;
+fail:
+	log_err("store", "llm_usage_add", "err=%s", sqlite3_errmsg(st->db));
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_llm_usage_totals(struct store *st, const char *day, const char *user_id,
+			   struct store_llm_totals *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || day == NULL || out == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	s = store_stmt(st, STMT_LLM_USAGE_TOTALS);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    store_bind_opt_text(s, 2, user_id) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		log_err("store", "llm_usage_totals", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	out->requests = sqlite3_column_int64(s, 0);
+	out->input_tokens = sqlite3_column_int64(s, 1);
+	out->output_tokens = sqlite3_column_int64(s, 2);
+	out->cost_usd = sqlite3_column_double(s, 3);
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+/* ---- conversation references ---- */
+
+int store_conv_ref_put(struct store *st, const char *platform, const char *conversation_id,
+		       const char *ref_json, int64_t now_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || platform == NULL || conversation_id == NULL || ref_json == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_CONV_REF_PUT);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, platform, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, conversation_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 3, ref_json, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now_ms) != SQLITE_OK)
+		goto fail;
+	src = sqlite3_step(s);
+	if (src != SQLITE_DONE) {
+		/* The CHECK (json_valid(ref)) constraint: the caller's mistake. */
+		if ((src & 0xff) == SQLITE_CONSTRAINT)
+			rc = T0_EINVAL;
+		goto fail;
+	}
+	rc = T0_OK;
+	goto out;
+fail:
+	log_err("store", "conv_ref_put", "platform=%s err=%s", platform, sqlite3_errmsg(st->db));
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_conv_ref_get(struct store *st, const char *platform, const char *conversation_id,
+		       char **ref_json, int *stale, int64_t *updated_ms)
+{
+	sqlite3_stmt *s = NULL;
+	const char *ref;
+	int rc = T0_EDB;
+	int src;
+
+	if (ref_json != NULL)
+		*ref_json = NULL;
+	if (st == NULL || platform == NULL || conversation_id == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_CONV_REF_GET);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, platform, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, conversation_id, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	src = sqlite3_step(s);
+	if (src == SQLITE_DONE) {
+		rc = T0_ENOTFOUND;
+		goto out;
+	}
+	if (src != SQLITE_ROW) {
+		log_err("store", "conv_ref_get", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if (ref_json != NULL) {
+		ref = store_col_text(s, 0);
+		*ref_json = strdup(ref != NULL ? ref : "{}");
+		if (*ref_json == NULL) {
+			rc = T0_ENOMEM;
+			goto out;
+		}
+	}
+	if (stale != NULL)
+		*stale = sqlite3_column_int(s, 1);
+	if (updated_ms != NULL)
+		*updated_ms = sqlite3_column_int64(s, 2);
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_conv_ref_set_stale(struct store *st, const char *platform, const char *conversation_id,
+			     int stale, int64_t now_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || platform == NULL || conversation_id == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_CONV_REF_STALE);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, platform, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, conversation_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 3, stale ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now_ms) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		log_err("store", "conv_ref_stale", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = sqlite3_changes(st->db) > 0 ? T0_OK : T0_ENOTFOUND;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_conv_ref_each(struct store *st, const char *platform, int include_stale,
+			store_conv_ref_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_conv_ref row;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || platform == NULL || cb == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_CONV_REF_EACH);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_stmt_busy(s)) {
+		s = NULL;
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (sqlite3_bind_text(s, 1, platform, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 2, include_stale ? 1 : 0) != SQLITE_OK)
+		goto out;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		row.conversation_id = store_col_text(s, 0);
+		row.ref = store_col_text(s, 1);
+		row.stale = sqlite3_column_int(s, 2);
+		row.updated_ms = sqlite3_column_int64(s, 3);
+		if (cb(arg, &row) != 0)
+			break;
+	}
+	if (src != SQLITE_ROW && src != SQLITE_DONE) {
+		log_err("store", "conv_ref_each", "err=%s", sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = T0_OK;
 out:
 	store_done(s);
 	return rc;

@@ -70,7 +70,33 @@ int store_audit_last(struct store *st, const char *channel, int limit, store_aud
 		     void *arg);
 
 /*
- * Action requests and their approvals (migration v4). Strings are borrowed
+ * Conversation references: where a chat platform lets the bot post without
+ * being spoken to (Teams: serviceUrl, tenant, conversation id, bot id), as a
+ * JSON object text per (platform, conversation id). A put replaces the
+ * reference and clears the stale mark; stale marks a conversation the bot
+ * was removed from (kept so an operator can see it, skipped by posts).
+ */
+int store_conv_ref_put(struct store *st, const char *platform, const char *conversation_id,
+		       const char *ref_json, int64_t now_ms);
+/* *ref_json is malloc'ed (caller frees); T0_ENOTFOUND when there is none. Outputs may be NULL. */
+int store_conv_ref_get(struct store *st, const char *platform, const char *conversation_id,
+		       char **ref_json, int *stale, int64_t *updated_ms);
+/* T0_ENOTFOUND when there is no such reference. */
+int store_conv_ref_set_stale(struct store *st, const char *platform, const char *conversation_id,
+			     int stale, int64_t now_ms);
+struct store_conv_ref {
+	const char *conversation_id; /* borrowed for the callback */
+	const char *ref;
+	int stale;
+	int64_t updated_ms;
+};
+typedef int (*store_conv_ref_cb)(void *arg, const struct store_conv_ref *row);
+/* Every reference of a platform (stale ones too when include_stale), by conversation id. */
+int store_conv_ref_each(struct store *st, const char *platform, int include_stale,
+			store_conv_ref_cb cb, void *arg);
+
+/*
+ * Action requests and their approvals (migration v5). Strings are borrowed
  * in store_approval_insert and owned by the struct after store_approval_get
  * (release with store_approval_clear). State names: proposed, pending,
  * approved, denied, expired, cancelled, executing, succeeded, failed.
@@ -154,5 +180,30 @@ int store_audit_request_each(struct store *st, const char *request_id, int limit
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
+
+/*
+ * Language-model usage (table llm_usage): one row per request answered with
+ * the LLM. day is the UTC date "YYYY-MM-DD" of ts_ms. Strings are borrowed.
+ */
+struct store_llm_usage {
+	int64_t ts_ms;
+	const char *platform, *user_id, *channel; /* user_id NULL: the bot itself */
+	const char *purpose;  /* "agent" | "summary" */
+	const char *provider, *model;
+	int64_t calls;        /* model calls (HTTP requests answered) */
+	int64_t input_tokens, output_tokens, cache_tokens;
+	double cost_usd;
+	const char *outcome;  /* "answered", "max_steps", "unavailable", ... */
+};
+int store_llm_usage_add(struct store *st, const struct store_llm_usage *u);
+
+struct store_llm_totals {
+	int64_t requests;
+	int64_t input_tokens, output_tokens;
+	double cost_usd;
+};
+/* Sums of one UTC day ("YYYY-MM-DD"); user_id NULL = everyone. */
+int store_llm_usage_totals(struct store *st, const char *day, const char *user_id,
+			   struct store_llm_totals *out);
 
 #endif

@@ -2,11 +2,15 @@
 #include <string.h>
 
 #include "adapters/chat/console.h"
+#include "adapters/chat/teams/teams.h"
+#include "adapters/llm/llm.h"
 #include "bot/adapter.h"
 #include "runbooks/actions.h"
 
 const struct adapter_ops *const adapter_registry[] = {
 	&console_ops,
+	&teams_ops,
+	&llm_ops,
 	&actions_ops, /* actions with approvals: handlers and the expiry sweep */
 	NULL,
 };

@@ -44,6 +44,8 @@ struct fake_http {
 	struct fake_http_req **reqs;
 	size_t nreqs, reqs_cap;
 	struct fake_conn *conns;
+	void (*on_req)(void *arg, const struct fake_http_req *r);
+	void *on_req_arg;
 };
 
 static void fh_destroy(struct fake_http *fh)
@@ -118,6 +120,8 @@ static const char *reason(int status)
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 529: return "Site Overloaded";
 	default: return "Status";
 	}
 }
@@ -265,6 +269,8 @@ static void conn_try_request(struct fake_conn *c)
 		fh->reqs_cap = ncap;
 	}
 	fh->reqs[fh->nreqs++] = req;
+	if (fh->on_req)
+		fh->on_req(fh->on_req_arg, req);
 	c->resp = pick(fh, req->method, req->path);
 	if (c->resp && c->resp->delay_ms > 0) {
 		uv_timer_start(&c->timer, on_delay, (uint64_t)c->resp->delay_ms, 0);
@@ -423,6 +429,20 @@ int fake_http_add(struct fake_http *fh, const char *method, const char *path, in
 		fh->resps = r;
 	fh->resps_tail = r;
 	return 0;
+}
+
+void fake_http_on_request(struct fake_http *fh, void (*cb)(void *arg, const struct fake_http_req *r),
+			  void *arg)
+{
+	fh->on_req = cb;
+	fh->on_req_arg = arg;
+}
+
+void fake_http_clear(struct fake_http *fh, const char *method, const char *path)
+{
+	for (struct fake_resp *r = fh->resps; r; r = r->next)
+		if (!strcmp(r->method, method) && !strcmp(r->path, path))
+			r->used = 1;
 }
 
 size_t fake_http_count(const struct fake_http *fh)

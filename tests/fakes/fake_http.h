@@ -49,6 +49,17 @@ const char *fake_http_url(struct fake_http *fh, const char *path);
 int fake_http_add(struct fake_http *fh, const char *method, const char *path, int status,
 		  const char *headers, const void *body, size_t body_len, int delay_ms);
 
+/*
+ * Forgets every response still queued for method + path (the next request
+ * there gets 404 unless fake_http_add queues another): to change what a
+ * route answers from now on.
+ */
+void fake_http_clear(struct fake_http *fh, const char *method, const char *path);
+
+/* Called with each request as it is recorded (before it is answered); NULL removes it. */
+void fake_http_on_request(struct fake_http *fh, void (*cb)(void *arg, const struct fake_http_req *r),
+			  void *arg);
+
 /* Requests received so far, in arrival order. */
 size_t fake_http_count(const struct fake_http *fh);
 const struct fake_http_req *fake_http_req(const struct fake_http *fh, size_t i);

@@ -1,5 +1,5 @@
 /*
- * The approval state machine in the store: migration v4 keeps v3 data,
+ * The approval state machine in the store: migration v5 keeps v3 data,
  * transitions are conditional (one writer wins), buttons are single-use,
  * votes are one per person, and every step is an indexed audit record.
  */
@@ -87,7 +87,7 @@ static void assert_state(struct fx *f, const char *id, const char *want)
 	store_approval_clear(&a);
 }
 
-static void test_approval_migration_v4_keeps_v3_requests_and_votes(void **state)
+static void test_approval_migration_v5_keeps_v3_requests_and_votes(void **state)
 {
 	struct fx *f = *state;
 	struct store *st = NULL;
@@ -352,7 +352,7 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_approval_migration_v4_keeps_v3_requests_and_votes),
+		T(test_approval_migration_v5_keeps_v3_requests_and_votes),
 		T(test_approval_transitions_are_conditional),
 		T(test_approval_buttons_are_single_use),
 		T(test_approval_votes_one_per_person_distinct_for_critical),

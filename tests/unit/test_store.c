@@ -168,6 +168,7 @@ static const char *const tables_by_version[][6] = {
 	{ "audit", "seen_events", NULL },
 	{ "incidents", "deployments", "conversation_refs", NULL },
 	{ "approvals", "approval_votes", NULL },
+	{ "llm_usage", NULL },
 	{ "approval_buttons", "audit_requests", NULL },
 };
 
