@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "bot/adapter.h"
+#include "bot/agent.h"
 #include "bot/audit.h"
 #include "bot/bot.h"
 #include "bot/catalog.h"
@@ -2090,6 +2091,28 @@ static int h_propose_button(struct bot *b, const struct handler_req *req, struct
 		       : rc;
 }
 
+int actions_agent_propose(struct bot *b, const struct agent_proposal *p, struct reply *card,
+			  char *why, size_t whylen)
+{
+	json_t *call;
+	int rc;
+
+	if (!b || !p || !card)
+		return T0_EINVAL;
+	/* The tool call as the model made it is the interpretation in the audit chain. */
+	call = json_pack("{s:s,s:s?,s:s?,s:O?,s:s?}", "tool", "propose_action", "action", p->action,
+			 "service", p->service, "params", p->params, "reason", p->reason);
+	rc = action_propose(b, p->ev, p->action ? p->action : "", p->service, p->params, call, card,
+			    NULL, 0);
+	json_decref(call);
+	if (why && whylen)
+		snprintf(why, whylen, "%s", card->text ? card->text : t0_rc_str(rc));
+	/* Limits and unknown names are refusals the person should hear about, like policy. */
+	if (rc == T0_ERATELIMIT || rc == T0_ENOTFOUND || rc == T0_EINVAL)
+		rc = T0_EDENIED;
+	return rc;
+}
+
 int actions_register_handlers(void)
 {
 	int rc = handler_register(INTENT_ACTION, h_action);
@@ -2104,6 +2127,9 @@ int actions_register_handlers(void)
 		rc = handler_register_action("approval.", h_approval);
 	if (rc == T0_OK)
 		rc = handler_register_action(ACTION_PROPOSE_BUTTON, h_propose_button);
+	/* The LLM agent's propose_action tool lands here (bot/agent.h). */
+	if (rc == T0_OK)
+		agent_set_propose_fn(actions_agent_propose);
 	return rc;
 }
 

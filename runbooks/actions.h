@@ -321,6 +321,19 @@ int action_propose(struct bot *b, const struct event *ev, const char *action, co
 		   char *request_id, size_t idlen);
 
 /*
+ * The same for the LLM agent's propose_action tool (bot/agent.h,
+ * agent_propose_fn): actions_register_handlers installs it with
+ * agent_set_propose_fn. The model's tool call (action, service, params,
+ * reason) is audited as the interpretation. T0_OK: a proposal was made (the
+ * card, with "Request it" / "Cancel" for the person, is in card); T0_EDENIED:
+ * refused (policy, limits, unknown action or target, bad parameters), why
+ * says so in words for people; other codes on failure. Never runs anything.
+ */
+struct agent_proposal;
+int actions_agent_propose(struct bot *b, const struct agent_proposal *p, struct reply *card,
+			  char *why, size_t whylen);
+
+/*
  * Button contract for cards that suggest actions (the incident card):
  *   action_id "action.propose", value "<action>:<entity ref>", e.g.
  *   "rollback:component:default/payment-api" (the entity part may be a short

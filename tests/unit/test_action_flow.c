@@ -24,6 +24,7 @@
 
 #include "adapters/chat/console_render.h"
 #include "bot/adapter.h"
+#include "bot/agent.h"
 #include "bot/audit.h"
 #include "bot/bot.h"
 #include "bot/catalog.h"
@@ -1090,6 +1091,55 @@ static void test_flow_llm_proposal_has_exactly_the_persons_rights(void **state)
 	assert_int_equal(fake_http_count(f->fh), 0);
 }
 
+static void test_flow_llm_agent_tool_goes_through_the_same_checks(void **state)
+{
+	struct fx *f = *state;
+	struct event ev = person("alice");
+	json_t *params = json_pack("{s:i}", "replicas", 6);
+	struct agent_proposal p = { .action = "scale", .service = "checkout-web", .params = params,
+				    .reason = "latency is up and CPU is saturated", .ev = &ev };
+	struct reply *card = reply_new();
+	char why[400], id[32];
+	struct kinds {
+		char detail[4096];
+	} first = { { 0 } };
+
+	ev.text = "checkout is slow";
+	assert_int_equal(actions_agent_propose(f->b, &p, card, why, sizeof(why)), T0_OK);
+	assert_non_null(strstr(why, "Proposed for Alice Martin"));
+	assert_string_equal(button_value(card, "Request it") ? "ok" : "", "ok");
+	request_id_of(card, id, sizeof(id));
+	assert_state(f, id, "proposed");
+	/* The model's tool call is the interpretation in the first audit record. */
+	{
+		struct audit_filter flt = { .request_id = id };
+		char *out = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&out, &len);
+
+		assert_int_equal(audit_export_filtered(f->b->store, &flt, mem), T0_OK);
+		fclose(mem);
+		snprintf(first.detail, sizeof(first.detail), "%.*s", (int)strcspn(out, "\n"), out);
+		free(out);
+	}
+	assert_non_null(strstr(first.detail, "\"tool\":\"propose_action\""));
+	assert_non_null(strstr(first.detail, "latency is up and CPU is saturated"));
+	reply_free(card);
+	/* Oscar's model has Oscar's rights; an invented action is refused the same way. */
+	ev = person("oscar");
+	card = reply_new();
+	assert_int_equal(actions_agent_propose(f->b, &p, card, why, sizeof(why)), T0_EDENIED);
+	assert_non_null(strstr(why, "You can't request scale on checkout-web"));
+	reply_free(card);
+	card = reply_new();
+	p.action = "delete-everything";
+	assert_int_equal(actions_agent_propose(f->b, &p, card, why, sizeof(why)), T0_EDENIED);
+	assert_non_null(strstr(why, "I don't know an action called"));
+	reply_free(card);
+	json_decref(params);
+	assert_int_equal(fake_http_count(f->fh), 0);
+}
+
 static void test_flow_suggestion_button_is_a_new_request_of_the_clicker(void **state)
 {
 	struct fx *f = *state;
@@ -1433,6 +1483,7 @@ int main(void)
 		T(test_flow_response_kept_is_bounded),
 		T(test_flow_dry_run_sends_nothing),
 		T(test_flow_llm_proposal_has_exactly_the_persons_rights),
+		T(test_flow_llm_agent_tool_goes_through_the_same_checks),
 		T(test_flow_suggestion_button_is_a_new_request_of_the_clicker),
 		T(test_flow_argocd_rollback_looks_up_the_previous_revision),
 		T(test_flow_one_requests_whole_chain_is_in_the_audit),
