@@ -415,7 +415,64 @@ int audit_verify(struct store *st, int64_t *count, int64_t *first_bad)
 struct audit_export_state {
 	FILE *out;
 	int rc;
+	const struct audit_filter *f;
+	/* Request ids of the action named by f->action, seen so far (later records carry only the id). */
+	char **ids;
+	size_t nids, capids;
 };
+
+#define AUDIT_EXPORT_MAX_IDS 100000
+
+static int audit_export_known_id(const struct audit_export_state *es, const char *id)
+{
+	for (size_t i = 0; id && i < es->nids; i++)
+		if (strcmp(es->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when row passes the filter (the detail is parsed only when needed). */
+static int audit_export_match(struct audit_export_state *es, const struct audit_row *row)
+{
+	const struct audit_filter *f = es->f;
+	json_t *d;
+	const char *rid, *act;
+	int ok = 1;
+
+	if (!f)
+		return 1;
+	if (f->until_ms > 0 && row->ts_ms >= f->until_ms)
+		return 0;
+	if (f->user && !((row->user_id && strcmp(row->user_id, f->user) == 0) ||
+			 (row->user_name && strcmp(row->user_name, f->user) == 0)))
+		return 0;
+	if (!f->request_id && !f->action)
+		return 1;
+	d = json_loads(row->detail ? row->detail : "{}", 0, NULL);
+	rid = json_string_value(json_object_get(d, "request_id"));
+	act = json_string_value(json_object_get(d, "action"));
+	if (f->request_id && (!rid || strcmp(rid, f->request_id) != 0))
+		ok = 0;
+	if (ok && f->action) {
+		if (act && rid && strcmp(act, f->action) == 0 && !audit_export_known_id(es, rid) &&
+		    es->nids < AUDIT_EXPORT_MAX_IDS) {
+			if (es->nids == es->capids) {
+				size_t nc = es->capids ? es->capids * 2 : 64;
+				char **n = realloc(es->ids, nc * sizeof(*n));
+
+				if (n) {
+					es->ids = n;
+					es->capids = nc;
+				}
+			}
+			if (es->nids < es->capids && (es->ids[es->nids] = strdup(rid)))
+				es->nids++;
+		}
+		ok = (act && strcmp(act, f->action) == 0) || audit_export_known_id(es, rid);
+	}
+	json_decref(d);
+	return ok;
+}
 
 /* Export copy of a possibly tampered text field: never fails on bad UTF-8. */
 static json_t *audit_export_str(const char *s)
@@ -442,6 +499,8 @@ static int audit_export_row(void *arg, const struct audit_row *row)
 	json_t *detail;
 	int bad = 0;
 
+	if (!audit_export_match(es, row))
+		return 0;
 	obj = audit_row_json(row, 1);
 	if (obj == NULL) {
 		/* A damaged row is still exported, with detail as a string. */
@@ -476,9 +535,10 @@ nomem:
 	return 1;
 }
 
-int audit_export(struct store *st, int64_t since_ms, FILE *out)
+int audit_export_filtered(struct store *st, const struct audit_filter *f, FILE *out)
 {
-	struct audit_export_state es = { .out = out, .rc = T0_OK };
+	struct audit_export_state es = { .out = out, .rc = T0_OK, .f = f };
+	int64_t since_ms = f ? f->since_ms : 0;
 	int rc;
 
 	if (st == NULL || out == NULL || since_ms < 0)
@@ -488,7 +548,17 @@ int audit_export(struct store *st, int64_t since_ms, FILE *out)
 		rc = es.rc;
 	if (rc == T0_OK && (fflush(out) != 0 || ferror(out)))
 		rc = T0_EIO;
+	for (size_t i = 0; i < es.nids; i++)
+		free(es.ids[i]);
+	free(es.ids);
 	return rc;
+}
+
+int audit_export(struct store *st, int64_t since_ms, FILE *out)
+{
+	struct audit_filter f = { .since_ms = since_ms };
+
+	return audit_export_filtered(st, &f, out);
 }
 
 int audit_parse_since(const char *s, int64_t now_ms, int64_t *out_ms)
@@ -556,7 +626,14 @@ out:
 
 int audit_cli_export(const char *db_path, const char *since)
 {
+	return audit_cli_export_filtered(db_path, since, NULL, NULL, NULL, NULL);
+}
+
+int audit_cli_export_filtered(const char *db_path, const char *since, const char *until,
+			      const char *request_id, const char *user, const char *action)
+{
 	struct store *st = NULL;
+	struct audit_filter f = { .request_id = request_id, .user = user, .action = action };
 	char err[512];
 	int64_t since_ms = 0;
 	int status = T0_EXIT_RUNTIME;
@@ -571,12 +648,22 @@ int audit_cli_export(const char *db_path, const char *since)
 		status = T0_EXIT_USAGE;
 		goto out;
 	}
+	if (until != NULL && until[0] != '\0' &&
+	    audit_parse_since(until, t0_now_ms(), &f.until_ms) != T0_OK) {
+		fprintf(stderr,
+			"tier0 audit export: invalid until value '%s': expected an RFC 3339 time"
+			" (2026-11-26T08:00:00Z) or a duration (30m, 24h, 7d)\n",
+			until);
+		status = T0_EXIT_USAGE;
+		goto out;
+	}
+	f.since_ms = since_ms;
 	rc = store_open_readonly(db_path, &st, err, sizeof(err));
 	if (rc != T0_OK) {
 		fprintf(stderr, "tier0 audit export: %s\n", err);
 		goto out;
 	}
-	rc = audit_export(st, since_ms, stdout);
+	rc = audit_export_filtered(st, &f, stdout);
 	if (rc != T0_OK) {
 		fprintf(stderr, "tier0 audit export: %s: export failed (%s)\n", db_path,
 			t0_rc_str(rc));

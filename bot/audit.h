@@ -37,6 +37,20 @@ int audit_verify(struct store *st, int64_t *count, int64_t *first_bad);
 int audit_export(struct store *st, int64_t since_ms, FILE *out);
 
 /*
+ * What `tier0 audit export` may filter on; zero/NULL fields do not filter.
+ * request_id and action match detail.request_id and detail.action of the
+ * action records (and the later records of the same request); user matches
+ * user_id or user_name exactly.
+ */
+struct audit_filter {
+	int64_t since_ms, until_ms; /* ts_ms >= since, ts_ms < until */
+	const char *request_id;
+	const char *user;
+	const char *action;
+};
+int audit_export_filtered(struct store *st, const struct audit_filter *f, FILE *out);
+
+/*
  * Parses an export lower bound: an RFC 3339 time ("2026-11-26T08:00:00Z",
  * optional fraction and +HH:MM offset), a date ("2026-11-26", midnight UTC),
  * or a duration back from now_ms ("45s", "30m", "24h", "7d", "2w").
@@ -47,5 +61,8 @@ int audit_parse_since(const char *s, int64_t now_ms, int64_t *out_ms);
 /* CLI entry points; return a process exit status and print their result. */
 int audit_cli_verify(const char *db_path);
 int audit_cli_export(const char *db_path, const char *since);
+/* The same with the filters of `audit export` (until as since; NULLs do not filter). */
+int audit_cli_export_filtered(const char *db_path, const char *since, const char *until,
+			      const char *request_id, const char *user, const char *action);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct action_set;
 struct catalog;
 struct config;
 struct event;
@@ -24,6 +25,7 @@ struct bot_world {
 	struct runbook_set *runbooks;
 	struct oncall *oncall;
 	struct intent_engine *intents;
+	struct action_set *actions; /* runbooks/actions.h: action definitions and their policy */
 };
 
 struct adapter_ops;

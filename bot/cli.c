@@ -25,7 +25,8 @@ static const char usage_main[] =
 	"  demo [--db FILE]           the console on the bundled demo organisation\n"
 	"  check-config --config FILE validate a configuration and print it, secrets masked\n"
 	"  audit verify --db FILE     check the audit chain; exit 1 when it is broken\n"
-	"  audit export --db FILE [--since TIME]  print audit records as JSON lines\n"
+	"  audit export --db FILE [--since TIME] [--until TIME] [--request ID] [--user U] [--action A]\n"
+	"                             print audit records as JSON lines\n"
 	"  teams-package --config FILE --out DIR  write the Microsoft Teams app package files\n"
 	"  version                    print the version\n"
 	"\n"
@@ -69,11 +70,14 @@ static const char usage_check[] =
 
 static const char usage_audit[] =
 	"usage: tier0 audit verify --db FILE\n"
-	"       tier0 audit export --db FILE [--since TIME]\n"
+	"       tier0 audit export --db FILE [--since TIME] [--until TIME] [--request ID]\n"
+	"                          [--user USER] [--action ACTION]\n"
 	"\n"
 	"verify walks the whole chain: prints \"OK: N records\" and exits 0, or the first broken\n"
 	"sequence number and exits 1. export prints records as JSON lines; TIME is RFC 3339\n"
-	"(2026-11-26T08:00:00Z) or a duration back from now (30m, 24h, 7d).\n";
+	"(2026-11-26T08:00:00Z) or a duration back from now (30m, 24h, 7d). --request keeps one\n"
+	"action request's chain (r-...), --action the chains of one action, --user the records\n"
+	"of one user id or name.\n";
 
 /* For reproducible demos and golden tests: TIER0_FAKE_NOW=2026-11-26T10:00:00Z. */
 static int apply_fake_now(void)
@@ -95,6 +99,10 @@ struct cli_opts {
 	const char *config;
 	const char *db;
 	const char *since;
+	const char *until;
+	const char *request;
+	const char *user;
+	const char *action;
 	int verbose;
 	int help;
 };
@@ -106,6 +114,10 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o, const char *usa
 		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "request", required_argument, NULL, 'r' },
+		{ "user", required_argument, NULL, 'U' },
+		{ "action", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -115,7 +127,7 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o, const char *usa
 	memset(o, 0, sizeof(*o));
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:d:s:vh", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:s:u:r:U:a:vh", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->config = optarg;
@@ -125,6 +137,18 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o, const char *usa
 			break;
 		case 's':
 			o->since = optarg;
+			break;
+		case 'u':
+			o->until = optarg;
+			break;
+		case 'r':
+			o->request = optarg;
+			break;
+		case 'U':
+			o->user = optarg;
+			break;
+		case 'a':
+			o->action = optarg;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -273,13 +297,13 @@ static int cmd_audit(int argc, char **argv)
 	if ((rc = need(o.db, "--db FILE", usage_audit)))
 		return rc;
 	if (strcmp(verb, "verify") == 0) {
-		if (o.since) {
-			fprintf(stderr, "tier0: --since applies to export only\n\n%s", usage_audit);
+		if (o.since || o.until || o.request || o.user || o.action) {
+			fprintf(stderr, "tier0: filters apply to export only\n\n%s", usage_audit);
 			return T0_EXIT_USAGE;
 		}
 		return audit_cli_verify(o.db);
 	}
-	return audit_cli_export(o.db, o.since);
+	return audit_cli_export_filtered(o.db, o.since, o.until, o.request, o.user, o.action);
 }
 
 int cli_main(int argc, char **argv)

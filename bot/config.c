@@ -15,8 +15,10 @@
 #include <pcre2.h>
 
 #include "bot/log.h"
+#include "bot/ratelimit.h"
 #include "bot/t0.h"
 #include "bot/yload.h"
+#include "runbooks/actions.h"
 
 #define CFG_MAX_PATH 512          /* longest key path in a message */
 #define CFG_MAX_STRING (256 * 1024) /* longest string after ${ENV} substitution */
@@ -106,6 +108,12 @@ static int check_url(struct vctx *v, json_t *val, const char *path, const struct
 static int check_duration(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_nonempty(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_secret_list(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+
+static int check_period(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_rate(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_base_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_scalars(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_action(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 
@@ -329,6 +337,159 @@ static const struct cfg_key incidents_keys[] = {
 	{ 0 },
 };
 
+/* ---- actions, action_policy, executors (runbooks/actions.h, docs/ACTIONS.md) ---- */
+
+static const char *const risk_levels[] = { "low", "high", "critical", NULL };
+static const char *const param_types[] = { "string", "int", "bool", NULL };
+static const char *const exec_types[] = { "http", "pagerduty", "github_workflow", "argocd_sync",
+					  "argocd_rollback", NULL };
+static const char *const http_methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
+static const char *const pd_statuses[] = { "acknowledged", "resolved", NULL };
+
+static const struct cfg_key who_keys[] = {
+	{ .name = "owners", .kind = CFG_BOOL },
+	{ .name = "anyone", .kind = CFG_BOOL },
+	{ .name = "groups", .kind = CFG_LIST, .item = CFG_STR },
+	{ .name = "users", .kind = CFG_LIST, .item = CFG_STR },
+	{ 0 },
+};
+
+static const struct cfg_key action_target_keys[] = {
+	{ .name = "kind", .kind = CFG_STR },
+	{ .name = "required", .kind = CFG_BOOL, .flags = CFG_DEF, .def_int = 1 },
+	{ 0 },
+};
+
+static const struct cfg_key action_param_keys[] = {
+	{ .name = "name", .kind = CFG_STR, .flags = CFG_REQ },
+	{ .name = "type", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "string",
+	  .oneof = param_types },
+	{ .name = "description", .kind = CFG_STR },
+	{ .name = "required", .kind = CFG_BOOL, .flags = CFG_DEF, .def_int = 0 },
+	{ .name = "default", .kind = CFG_ANY, .check = check_scalars },
+	{ .name = "allowed", .kind = CFG_LIST, .item = CFG_ANY, .check = check_scalars },
+	{ .name = "pattern", .kind = CFG_STR, .check = check_pattern },
+	{ .name = "min", .kind = CFG_INT },
+	{ .name = "max", .kind = CFG_INT },
+	{ 0 },
+};
+
+static const struct cfg_key action_approvals_keys[] = {
+	{ .name = "count", .kind = CFG_INT, .flags = CFG_RANGE, .min = 0, .max = 10 },
+	{ .name = "approvers", .kind = CFG_OBJ, .keys = who_keys },
+	{ 0 },
+};
+
+static const struct cfg_key action_success_keys[] = {
+	{ .name = "status", .kind = CFG_LIST, .item = CFG_INT },
+	{ .name = "json_field", .kind = CFG_STR },
+	{ .name = "equals", .kind = CFG_ANY },
+	{ 0 },
+};
+
+static const struct cfg_key action_exec_keys[] = {
+	{ .name = "type", .kind = CFG_STR, .flags = CFG_REQ, .oneof = exec_types },
+	{ .name = "method", .kind = CFG_STR, .oneof = http_methods },
+	{ .name = "url", .kind = CFG_STR },
+	{ .name = "headers", .kind = CFG_MAP, .item = CFG_STR },
+	{ .name = "body", .kind = CFG_ANY },
+	{ .name = "incident", .kind = CFG_STR },
+	{ .name = "status", .kind = CFG_STR, .oneof = pd_statuses },
+	{ .name = "from", .kind = CFG_STR },
+	{ .name = "repo", .kind = CFG_STR },
+	{ .name = "workflow", .kind = CFG_STR },
+	{ .name = "ref", .kind = CFG_STR },
+	{ .name = "inputs", .kind = CFG_MAP, .item = CFG_STR },
+	{ .name = "app", .kind = CFG_STR },
+	{ .name = "revision", .kind = CFG_STR },
+	{ .name = "id", .kind = CFG_STR },
+	{ .name = "prune", .kind = CFG_BOOL, .flags = CFG_DEF, .def_int = 0 },
+	{ .name = "success", .kind = CFG_OBJ, .keys = action_success_keys },
+	{ 0 },
+};
+
+static const struct cfg_key action_keys[] = {
+	{ .name = "name", .kind = CFG_STR, .flags = CFG_REQ },
+	{ .name = "description", .kind = CFG_STR },
+	{ .name = "target", .kind = CFG_OBJ, .keys = action_target_keys },
+	{ .name = "params", .kind = CFG_LIST, .flags = CFG_DEF, .item = CFG_OBJ,
+	  .keys = action_param_keys },
+	{ .name = "risk", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "high", .oneof = risk_levels },
+	{ .name = "approvals", .kind = CFG_OBJ, .keys = action_approvals_keys },
+	{ .name = "requesters", .kind = CFG_OBJ, .keys = who_keys },
+	{ .name = "environments", .kind = CFG_LIST, .item = CFG_STR },
+	{ .name = "executor", .kind = CFG_OBJ, .flags = CFG_REQ, .keys = action_exec_keys },
+	{ .name = "timeout", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "30s",
+	  .check = check_period },
+	{ .name = "rate_limit", .kind = CFG_STR, .check = check_rate },
+	{ .name = "dry_run", .kind = CFG_BOOL, .flags = CFG_DEF, .def_int = 1 },
+	{ 0 },
+};
+
+static const struct cfg_key action_limits_keys[] = {
+	{ .name = "global", .kind = CFG_STR, .check = check_rate },
+	{ .name = "per_user", .kind = CFG_STR, .check = check_rate },
+	{ .name = "per_channel", .kind = CFG_STR, .check = check_rate },
+	{ .name = "per_target", .kind = CFG_STR, .check = check_rate },
+	{ 0 },
+};
+
+static const struct cfg_key action_breaker_keys[] = {
+	{ .name = "failures", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 3, .min = 0,
+	  .max = 1000 },
+	{ .name = "pause", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "15m",
+	  .check = check_period },
+	{ 0 },
+};
+
+static const struct cfg_key action_policy_keys[] = {
+	{ .name = "expiry", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "30m",
+	  .check = check_period },
+	{ .name = "approval_environments", .kind = CFG_LIST, .flags = CFG_DEF, .item = CFG_STR },
+	{ .name = "audit_viewers", .kind = CFG_OBJ, .keys = who_keys },
+	{ .name = "rate_limits", .kind = CFG_OBJ, .keys = action_limits_keys },
+	{ .name = "circuit_breaker", .kind = CFG_OBJ, .keys = action_breaker_keys },
+	{ .name = "keep_response_bytes", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 2048, .min = 0, .max = 65536 },
+	{ 0 },
+};
+
+static const struct cfg_key exec_pagerduty_keys[] = {
+	{ .name = "base_url", .kind = CFG_STR, .flags = CFG_DEF,
+	  .def_str = "https://api.pagerduty.com", .check = check_base_url },
+	{ .name = "token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "from", .kind = CFG_STR },
+	{ 0 },
+};
+
+static const struct cfg_key exec_github_keys[] = {
+	{ .name = "base_url", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "https://api.github.com",
+	  .check = check_base_url },
+	{ .name = "token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ 0 },
+};
+
+static const struct cfg_key exec_argocd_keys[] = {
+	{ .name = "base_url", .kind = CFG_STR, .check = check_base_url },
+	{ .name = "token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ 0 },
+};
+
+static const struct cfg_key exec_secret_keys[] = {
+	{ .name = "name", .kind = CFG_STR, .flags = CFG_REQ },
+	{ .name = "value", .kind = CFG_STR, .flags = CFG_REQ | CFG_SECRET },
+	{ 0 },
+};
+
+static const struct cfg_key executors_keys[] = {
+	{ .name = "pagerduty", .kind = CFG_OBJ, .keys = exec_pagerduty_keys },
+	{ .name = "github", .kind = CFG_OBJ, .keys = exec_github_keys },
+	{ .name = "argocd", .kind = CFG_OBJ, .keys = exec_argocd_keys },
+	{ .name = "secrets", .kind = CFG_LIST, .flags = CFG_DEF, .item = CFG_OBJ,
+	  .keys = exec_secret_keys },
+	{ 0 },
+};
+
 /* Top level: one line per section. A new section is one table plus one line here. */
 static const struct cfg_key root_keys[] = {
 	{ .name = "log", .kind = CFG_OBJ, .keys = log_keys },
@@ -348,6 +509,10 @@ static const struct cfg_key root_keys[] = {
 	{ .name = "argocd", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = argocd_keys },
 	{ .name = "deployments", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = deployments_keys },
 	{ .name = "incidents", .kind = CFG_OBJ, .flags = CFG_OPTSEC, .keys = incidents_keys },
+	{ .name = "actions", .kind = CFG_LIST, .flags = CFG_DEF, .item = CFG_OBJ, .keys = action_keys,
+	  .check = check_action },
+	{ .name = "action_policy", .kind = CFG_OBJ, .keys = action_policy_keys },
+	{ .name = "executors", .kind = CFG_OBJ, .keys = executors_keys },
 	{ 0 },
 };
 
@@ -1422,6 +1587,70 @@ static int check_duration(struct vctx *v, json_t *val, const char *path, const s
 	return T0_OK;
 }
 
+static int check_period(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	int64_t ms;
+
+	if (rl_duration_parse(json_string_value(val), &ms) == T0_OK)
+		return T0_OK;
+	return verr(v, at, path, "expected a duration like \"30s\", \"10m\", \"2h\", got '%s'",
+		    json_string_value(val));
+}
+
+static int check_rate(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	struct rl_spec spec;
+
+	if (rl_spec_parse(json_string_value(val), &spec) == T0_OK)
+		return T0_OK;
+	return verr(v, at, path,
+		    "expected a rate like \"3/10m\" (N requests per period), got '%s'",
+		    json_string_value(val));
+}
+
+static int check_base_url(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *s = json_string_value(val);
+
+	if ((strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0) &&
+	    !strpbrk(s, "?#@ ") && strlen(s) > 8 && strlen(s) < 1024)
+		return T0_OK;
+	return verr(v, at, path, "expected an http:// or https:// URL without query, got '%s'", s);
+}
+
+/* A default or each allowed value: a string, an integer or a boolean. */
+static int check_scalars(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	size_t i;
+	json_t *it;
+
+	if (!json_is_array(val)) {
+		if (json_is_string(val) || json_is_integer(val) || json_is_boolean(val))
+			return T0_OK;
+		return verr(v, at, path, "expected a string, an integer or a boolean, got %s",
+			    json_kind_name(val));
+	}
+	json_array_foreach(val, i, it) {
+		struct loc il = { .up = at, .parent = val, .index = i };
+		char sub[CFG_MAX_PATH];
+
+		path_index(sub, sizeof(sub), path, i);
+		if (!json_is_string(it) && !json_is_integer(it) && !json_is_boolean(it))
+			return verr(v, &il, sub, "expected a string, an integer or a boolean, got %s",
+				    json_kind_name(it));
+	}
+	return T0_OK;
+}
+
+static int check_action(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	char msg[400];
+
+	if (action_item_validate(val, msg, sizeof(msg)) == T0_OK)
+		return T0_OK;
+	return verr(v, at, path, "%s", msg);
+}
+
 /* ---- typed fields ---- */
 
 static const json_t *tree_get(const json_t *tree, const char *section, const char *key)
@@ -1662,6 +1891,9 @@ static int config_fill(struct config *cfg)
 	cfg->oncall_schedules = tree_get(tree, "oncall", "schedules");
 	cfg->intent_rules = tree_get(tree, "intents", "rules");
 	cfg->command_aliases = (json_t *)tree_get(tree, "intents", "commands");
+	cfg->actions = json_object_get(tree, "actions");
+	cfg->action_policy = json_object_get(tree, "action_policy");
+	cfg->executors = json_object_get(tree, "executors");
 	rc = config_fill_llm(cfg);
 	if (rc != T0_OK)
 		return rc;

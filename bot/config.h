@@ -110,6 +110,10 @@ struct config {
 	char *incidents_default_channel;  /* incidents.default_channel */
 	int incidents_source_timeout_ms;  /* incidents.source_timeout */
 	int incidents_overall_timeout_ms; /* incidents.overall_timeout */
+	/* actions, action_policy, executors (runbooks/actions.h; borrowed from tree) */
+	const json_t *actions;       /* list, possibly empty */
+	const json_t *action_policy; /* object */
+	const json_t *executors;     /* object */
 };
 
 enum cfg_llm_routing {

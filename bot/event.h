@@ -32,6 +32,12 @@ struct event {
 	const char *action_id; /* EVENT_INTERACTION */
 	const char *value;     /* EVENT_INTERACTION */
 	int is_dm;             /* direct message to the bot */
+	/*
+	 * EVENT_INTERACTION: the platform's id of the message that carried the
+	 * button (Slack container.message_ts, Teams replyToId), so that the card
+	 * can be updated in place; NULL when unknown.
+	 */
+	const char *message_ref;
 };
 
 const char *event_kind_name(int kind);

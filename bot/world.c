@@ -10,6 +10,7 @@
 #include "bot/oncall.h"
 #include "bot/t0.h"
 #include "intents/intent.h"
+#include "runbooks/actions.h"
 #include "runbooks/runbook.h"
 #include "store/store.h"
 
@@ -17,6 +18,7 @@ void bot_world_free(struct bot_world *w)
 {
 	if (!w)
 		return;
+	action_set_free(w->actions);
 	intent_engine_free(w->intents);
 	oncall_free(w->oncall);
 	runbook_set_free(w->runbooks);
@@ -64,6 +66,11 @@ int bot_world_build(struct config *cfg, struct bot_world **out, char *err, size_
 		snprintf(err, errlen, "%s: intents.commands: %s", cfg->file, t0_rc_str(rc));
 		goto out;
 	}
+	w->actions = action_set_new(cfg, err, errlen);
+	if (!w->actions) {
+		rc = T0_ECONFIG;
+		goto out;
+	}
 	log_info("bot", "world_built", "catalog=%zu runbooks=%zu rules=%zu config=%s",
 		 catalog_count(w->cat), runbook_set_count(w->runbooks), intent_rule_count(w->intents),
 		 cfg->file);
@@ -99,6 +106,8 @@ void bot_free(struct bot *b)
 {
 	if (!b)
 		return;
+	/* Rate limit buckets and breakers of this bot (idempotent; the actions adapter also calls it). */
+	actions_detach(b);
 	store_close(b->store);
 	bot_world_free(b->world);
 	free(b);

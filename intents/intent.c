@@ -91,6 +91,28 @@ static const struct builtin_phrase builtin_phrases[] = {
 	{INTENT_VERSION, "^(?:version|what\\s+version(?:\\s+are\\s+you(?:\\s+running)?)?)$", 0},
 	{INTENT_UPTIME, "^(?:uptime|how\\s+long\\s+have\\s+you\\s+been\\s+(?:up|running))$", 0},
 	{INTENT_ECHO, "^echo\\s+(?<text>.+)$", RULE_RAW},
+	/* Actions: before the generic audit rows and before "show X" (describe). */
+	{INTENT_ACTION_AUDIT,
+	 "^(?:show\\s+(?:me\\s+)?)?(?:the\\s+)?audit\\s+(?:(?:trail|chain|log)\\s+)?(?:for\\s+|of\\s+)?"
+	 "(?:request\\s+)?(?<request_id>r-[0-9a-f]{4,32})$",
+	 0},
+	{INTENT_ACTION_DRYRUN, "^dry[\\s-]?run\\s+(?<request>\\S.*)$", 0},
+	{INTENT_ACTIONS_LIST,
+	 "^(?:list\\s+(?:the\\s+)?|show\\s+(?:me\\s+)?(?:the\\s+)?|what\\s+)?(?:available\\s+)?actions"
+	 "(?:\\s+(?:are\\s+there|can\\s+i\\s+(?:run|request)))?$",
+	 0},
+	{INTENT_ACTION,
+	 "^(?<action>scale)\\s+" SLOT_LAZY("target") "\\s+to\\s+(?<replicas>\\d{1,6})(?:\\s+replicas?)?"
+	 "(?:\\s+(?<args>[A-Za-z_]\\w*=.*))?$",
+	 0},
+	{INTENT_ACTION,
+	 "^(?:please\\s+)?(?<action>rollback|roll\\s+back|restart|redeploy|sync|resync)\\s+"
+	 SLOT_LAZY("target") "(?:\\s+(?<args>[A-Za-z_]\\w*=.*))?$",
+	 0},
+	{INTENT_ACTION,
+	 "^run\\s+(?<action>[a-z][a-z0-9_-]{0,63})(?:\\s+(?<target>[^\\s=]+))?"
+	 "(?:\\s+(?<args>[A-Za-z_]\\w*=.*))?$",
+	 0},
 	{INTENT_AUDIT,
 	 "^(?:show\\s+(?:me\\s+)?)?(?:the\\s+)?audit(?:\\s+(?:log|trail|entries))?"
 	 "(?:\\s+(?<count>\\d{1,4}))?$",
@@ -193,6 +215,12 @@ static const struct builtin_help builtin_intents[] = {
 	{INTENT_ECHO, "echo <text>", "repeat text back", "text"},
 	{INTENT_VERSION, "version", "the running version", NULL},
 	{INTENT_UPTIME, "uptime", "how long I have been running", NULL},
+	{INTENT_ACTION, "run <action> <target> [name=value ...]",
+	 "request an action; also rollback|restart|sync <service>, scale <service> to <n>", "action"},
+	{INTENT_ACTION_DRYRUN, "dry-run <request>", "show exactly what an action would send, without sending it",
+	 "request"},
+	{INTENT_ACTIONS_LIST, "actions", "the actions you can request", NULL},
+	{INTENT_ACTION_AUDIT, "audit <request-id>", "the audit chain of one action request", "request_id"},
 };
 
 static const struct {

@@ -27,6 +27,11 @@
 #define INTENT_INCIDENT "incident"   /* slot: target (incident number, source id or service) */
 #define INTENT_DEPLOYS "deploys"     /* slots: service, since (optional: "6h", "2d", a time) */
 #define INTENT_SIMULATE_ALERT "simulate_alert" /* slots: service, alert (optional); a test */
+/* Actions (runbooks/actions.h) */
+#define INTENT_ACTION "action"               /* slots: action, target?, args? ("k=v ..."), others = params */
+#define INTENT_ACTION_DRYRUN "action_dry_run" /* slot: request (an action request's text) */
+#define INTENT_ACTION_AUDIT "action_audit"   /* slot: request_id */
+#define INTENT_ACTIONS_LIST "actions"
 
 #define INTENT_MAX_SLOTS 8
 #define INTENT_MAX_TEXT 4000     /* longer input is refused before matching */

@@ -22,6 +22,9 @@ echo "== console round trip in-process ($n messages, demo organisation, SQLite f
 echo "== Teams: activity -> reply against the fake Bot Framework (1000 activities)"
 ./build/bench/bench_teams 1000
 
+echo "== actions: policy, render + hash, request + approval through the router"
+./build/bench/bench_actions config/demo/tier0.yaml 2000
+
 echo "== console process: idle RSS, $n scripted messages through stdin, RSS after"
 mkfifo "$tmp/in"
 "$bin" console --config config/demo/tier0.yaml --db "$tmp/c.db" < "$tmp/in" > "$tmp/out" 2>/dev/null &

@@ -154,6 +154,72 @@ static const char *const store_migrations[] = {
 	"  created_ms  INTEGER NOT NULL"
 	");"
 	"CREATE INDEX deployments_created ON deployments (created_ms);",
+
+	/*
+	 * v6: the action workflow. approvals is rebuilt (SQLite cannot change a
+	 * CHECK in place) to add the 'proposed' state and the columns the flow
+	 * needs: risk, approvals needed, origin, where the card lives, the
+	 * outcome. The runner turns foreign keys off for the rebuild and runs
+	 * foreign_key_check before committing. Single-use button ids and an
+	 * index from request id to audit records are new tables.
+	 */
+	"CREATE TABLE approvals_v4 ("
+	"  id           TEXT PRIMARY KEY NOT NULL,"
+	"  action       TEXT NOT NULL,"
+	"  target       TEXT,"
+	"  params       TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(params)),"
+	"  request_hash TEXT NOT NULL,"
+	"  requester    TEXT NOT NULL,"
+	"  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('proposed', 'pending',"
+	"               'approved', 'denied', 'expired', 'cancelled', 'executing', 'succeeded',"
+	"               'failed')),"
+	"  created_ms   INTEGER NOT NULL,"
+	"  expires_ms   INTEGER NOT NULL CHECK (expires_ms >= created_ms),"
+	"  updated_ms   INTEGER NOT NULL,"
+	"  decided_by   TEXT,"
+	"  decided_ms   INTEGER,"
+	"  incident_id  INTEGER REFERENCES incidents (id) ON DELETE SET NULL,"
+	"  detail       TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail)),"
+	"  risk         TEXT NOT NULL DEFAULT 'high' CHECK (risk IN ('low', 'high', 'critical')),"
+	"  needed       INTEGER NOT NULL DEFAULT 1 CHECK (needed >= 0),"
+	"  origin       TEXT NOT NULL DEFAULT 'typed',"
+	"  platform     TEXT,"
+	"  channel      TEXT,"
+	"  thread       TEXT,"
+	"  message_ref  TEXT,"
+	"  result       TEXT CHECK (result IS NULL OR json_valid(result))"
+	");"
+	"INSERT INTO approvals_v4 (id, action, target, params, request_hash, requester, state,"
+	"  created_ms, expires_ms, updated_ms, decided_by, decided_ms, incident_id, detail)"
+	"  SELECT id, action, target, params, request_hash, requester, state, created_ms,"
+	"  expires_ms, updated_ms, decided_by, decided_ms, incident_id, detail FROM approvals;"
+	"CREATE TABLE approval_votes_v4 ("
+	"  approval_id TEXT NOT NULL REFERENCES approvals (id) ON DELETE CASCADE,"
+	"  approver    TEXT NOT NULL,"
+	"  vote        TEXT NOT NULL CHECK (vote IN ('approve', 'deny')),"
+	"  ts_ms       INTEGER NOT NULL,"
+	"  PRIMARY KEY (approval_id, approver)"
+	");"
+	"INSERT INTO approval_votes_v4 SELECT approval_id, approver, vote, ts_ms FROM approval_votes;"
+	"DROP TABLE approval_votes;"
+	"DROP TABLE approvals;"
+	"ALTER TABLE approvals_v4 RENAME TO approvals;"
+	"ALTER TABLE approval_votes_v4 RENAME TO approval_votes;"
+	"CREATE INDEX approvals_state ON approvals (state, expires_ms);"
+	"CREATE TABLE approval_buttons ("
+	"  id          TEXT PRIMARY KEY NOT NULL,"
+	"  approval_id TEXT NOT NULL REFERENCES approvals (id) ON DELETE CASCADE,"
+	"  choice      TEXT NOT NULL CHECK (choice IN ('approve', 'deny', 'cancel', 'confirm')),"
+	"  created_ms  INTEGER NOT NULL,"
+	"  used_ms     INTEGER,"
+	"  used_by     TEXT"
+	");"
+	"CREATE INDEX approval_buttons_approval ON approval_buttons (approval_id);"
+	"CREATE TABLE audit_requests ("
+	"  request_id TEXT NOT NULL,"
+	"  seq        INTEGER NOT NULL,"
+	"  PRIMARY KEY (request_id, seq)"
+	") WITHOUT ROWID;",
 };
 
 int store_migration_count(void)

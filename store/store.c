@@ -42,10 +42,29 @@ enum store_stmt {
 	STMT_CONV_REF_GET,
 	STMT_CONV_REF_STALE,
 	STMT_CONV_REF_EACH,
+	STMT_APPROVAL_INSERT,
+	STMT_APPROVAL_GET,
+	STMT_APPROVAL_TRANSITION,
+	STMT_APPROVAL_SET_MESSAGE,
+	STMT_APPROVAL_SET_RESULT,
+	STMT_APPROVAL_EACH,
+	STMT_VOTE_ADD,
+	STMT_VOTE_COUNT,
+	STMT_VOTE_LIST,
+	STMT_BUTTON_ADD,
+	STMT_BUTTON_GET,
+	STMT_BUTTON_USE,
+	STMT_BUTTON_RETIRE,
+	STMT_AUDIT_REQUEST_ADD,
+	STMT_AUDIT_REQUEST_EACH,
 	STMT__COUNT
 };
 
 #define AUDIT_COLUMNS "seq, ts_ms, platform, user_id, user_name, channel, kind, detail, prev_hash, hash"
+#define APPROVAL_COLUMNS                                                                          \
+	"id, action, target, params, request_hash, requester, state, created_ms, expires_ms,"    \
+	" updated_ms, decided_by, decided_ms, detail, risk, needed, origin, platform, channel,"   \
+	" thread, message_ref, result"
 
 static const char *const store_sql[STMT__COUNT] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -89,6 +108,46 @@ static const char *const store_sql[STMT__COUNT] = {
 				" WHERE platform = ?1 AND conversation_id = ?2",
 	[STMT_CONV_REF_EACH] = "SELECT conversation_id, ref, stale, updated_ms FROM conversation_refs"
 			       " WHERE platform = ?1 AND (?2 OR stale = 0) ORDER BY conversation_id",
+	[STMT_APPROVAL_INSERT] = "INSERT INTO approvals (" APPROVAL_COLUMNS ")"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+				 " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+	[STMT_APPROVAL_GET] = "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE id = ?1",
+	/*
+	 * Every state change is this one conditional UPDATE: it applies only
+	 * while the row is still in the expected state (and, when asked, not
+	 * expired and still bound to the same request hash), so of two writers
+	 * (two approvers, two processes, two replicas) exactly one changes it.
+	 */
+	[STMT_APPROVAL_TRANSITION] =
+		"UPDATE approvals SET state = ?3, updated_ms = ?4,"
+		" decided_by = CASE WHEN ?5 IS NOT NULL THEN ?5 ELSE decided_by END,"
+		" decided_ms = CASE WHEN ?5 IS NOT NULL THEN ?4 ELSE decided_ms END"
+		" WHERE id = ?1 AND state = ?2 AND (?6 = 0 OR expires_ms > ?6)"
+		" AND (?7 IS NULL OR request_hash = ?7)",
+	[STMT_APPROVAL_SET_MESSAGE] = "UPDATE approvals SET message_ref = ?2 WHERE id = ?1",
+	[STMT_APPROVAL_SET_RESULT] = "UPDATE approvals SET result = ?2, updated_ms = ?3 WHERE id = ?1",
+	[STMT_APPROVAL_EACH] = "SELECT " APPROVAL_COLUMNS " FROM approvals WHERE state = ?1"
+			       " AND (?2 = 0 OR expires_ms <= ?2) AND (?3 = 0 OR updated_ms <= ?3)"
+			       " ORDER BY created_ms LIMIT ?4",
+	[STMT_VOTE_ADD] = "INSERT INTO approval_votes (approval_id, approver, vote, ts_ms)"
+			  " VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+	[STMT_VOTE_COUNT] = "SELECT count(*) FROM approval_votes WHERE approval_id = ?1 AND vote = ?2",
+	[STMT_VOTE_LIST] = "SELECT approver, vote, ts_ms FROM approval_votes WHERE approval_id = ?1"
+			   " ORDER BY ts_ms, approver",
+	[STMT_BUTTON_ADD] = "INSERT INTO approval_buttons (id, approval_id, choice, created_ms)"
+			    " VALUES (?1, ?2, ?3, ?4)",
+	[STMT_BUTTON_GET] = "SELECT approval_id, choice, used_ms IS NOT NULL FROM approval_buttons"
+			    " WHERE id = ?1",
+	[STMT_BUTTON_USE] = "UPDATE approval_buttons SET used_ms = ?3, used_by = ?2"
+			    " WHERE id = ?1 AND used_ms IS NULL",
+	[STMT_BUTTON_RETIRE] = "UPDATE approval_buttons SET used_ms = ?2, used_by = ''"
+			       " WHERE approval_id = ?1 AND used_ms IS NULL",
+	[STMT_AUDIT_REQUEST_ADD] = "INSERT OR IGNORE INTO audit_requests (request_id, seq)"
+				   " VALUES (?1, ?2)",
+	[STMT_AUDIT_REQUEST_EACH] = "SELECT a.seq, a.ts_ms, a.platform, a.user_id, a.user_name,"
+				    " a.channel, a.kind, a.detail, a.prev_hash, a.hash"
+				    " FROM audit_requests r JOIN audit a ON a.seq = r.seq"
+				    " WHERE r.request_id = ?1 ORDER BY a.seq LIMIT ?2",
 };
 
 struct store {
@@ -376,9 +435,19 @@ out:
 static int store_migrate_one(struct store *st, int from, char *err, size_t errlen)
 {
 	char setv[64];
+	char violation[256];
 	int now = 0;
 	int rc;
 
+	/*
+	 * Rebuilding a table (the only way to change a CHECK) drops the parent of
+	 * foreign keys; with enforcement on that would cascade. The pragma is a
+	 * no-op inside a transaction, so it goes first, and foreign_key_check
+	 * proves the result consistent before the commit.
+	 */
+	rc = store_exec_text(st, "PRAGMA foreign_keys = OFF", err, errlen);
+	if (rc != T0_OK)
+		goto out;
 	rc = store_exec_text(st, "BEGIN IMMEDIATE", err, errlen);
 	if (rc != T0_OK)
 		goto out;
@@ -395,6 +464,16 @@ static int store_migrate_one(struct store *st, int from, char *err, size_t errle
 	rc = store_exec_text(st, store_migration_sql(from), err, errlen);
 	if (rc != T0_OK)
 		goto fail;
+	rc = store_query_text(st, "PRAGMA foreign_key_check", violation, sizeof(violation), err,
+			      errlen);
+	if (rc != T0_OK)
+		goto fail;
+	if (violation[0]) {
+		store_errf(err, errlen, "store: %s: foreign key violation in table %s", st->path,
+			   violation);
+		rc = T0_EDB;
+		goto fail;
+	}
 	snprintf(setv, sizeof(setv), "PRAGMA user_version = %d", from + 1);
 	rc = store_exec_text(st, setv, err, errlen);
 	if (rc != T0_OK)
@@ -412,6 +491,9 @@ fail:
 		snprintf(err + used, errlen - used, " (migration to version %d)", from + 1);
 	}
 out:
+	/* Back on whatever happened; a failure here would leave the store unsafe. */
+	if (store_exec_text(st, "PRAGMA foreign_keys = ON", NULL, 0) != T0_OK && rc == T0_OK)
+		rc = T0_EDB;
 	return rc;
 }
 
@@ -1017,6 +1099,520 @@ int store_conv_ref_each(struct store *st, const char *platform, int include_stal
 		goto out;
 	}
 	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+/* ---- approvals, votes, buttons ---- */
+
+static char *col_dup(sqlite3_stmt *s, int col, int *oom)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	char *d;
+
+	if (t == NULL)
+		return NULL;
+	d = strdup((const char *)t);
+	if (d == NULL)
+		*oom = 1;
+	return d;
+}
+
+void store_approval_clear(struct store_approval *a)
+{
+	if (a == NULL)
+		return;
+	free(a->id);
+	free(a->action);
+	free(a->target);
+	free(a->params);
+	free(a->request_hash);
+	free(a->requester);
+	free(a->state);
+	free(a->decided_by);
+	free(a->detail);
+	free(a->risk);
+	free(a->origin);
+	free(a->platform);
+	free(a->channel);
+	free(a->thread);
+	free(a->message_ref);
+	free(a->result);
+	memset(a, 0, sizeof(*a));
+}
+
+static int approval_read(sqlite3_stmt *s, struct store_approval *a)
+{
+	int oom = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->id = col_dup(s, 0, &oom);
+	a->action = col_dup(s, 1, &oom);
+	a->target = col_dup(s, 2, &oom);
+	a->params = col_dup(s, 3, &oom);
+	a->request_hash = col_dup(s, 4, &oom);
+	a->requester = col_dup(s, 5, &oom);
+	a->state = col_dup(s, 6, &oom);
+	a->created_ms = sqlite3_column_int64(s, 7);
+	a->expires_ms = sqlite3_column_int64(s, 8);
+	a->updated_ms = sqlite3_column_int64(s, 9);
+	a->decided_by = col_dup(s, 10, &oom);
+	a->decided_ms = sqlite3_column_int64(s, 11);
+	a->detail = col_dup(s, 12, &oom);
+	a->risk = col_dup(s, 13, &oom);
+	a->needed = sqlite3_column_int(s, 14);
+	a->origin = col_dup(s, 15, &oom);
+	a->platform = col_dup(s, 16, &oom);
+	a->channel = col_dup(s, 17, &oom);
+	a->thread = col_dup(s, 18, &oom);
+	a->message_ref = col_dup(s, 19, &oom);
+	a->result = col_dup(s, 20, &oom);
+	if (oom) {
+		store_approval_clear(a);
+		return T0_ENOMEM;
+	}
+	return T0_OK;
+}
+
+int store_approval_insert(struct store *st, const struct store_approval *a)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || a == NULL || a->id == NULL || a->action == NULL ||
+	    a->request_hash == NULL || a->requester == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_APPROVAL_INSERT);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, a->action, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    store_bind_opt_text(s, 3, a->target) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 4, a->params ? a->params : "{}", -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 5, a->request_hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 6, a->requester, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 7, a->state ? a->state : "proposed", -1, SQLITE_STATIC) !=
+		    SQLITE_OK ||
+	    sqlite3_bind_int64(s, 8, a->created_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 9, a->expires_ms) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 10, a->updated_ms ? a->updated_ms : a->created_ms) != SQLITE_OK ||
+	    store_bind_opt_text(s, 11, a->decided_by) != SQLITE_OK ||
+	    (a->decided_ms ? sqlite3_bind_int64(s, 12, a->decided_ms)
+			   : sqlite3_bind_null(s, 12)) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 13, a->detail ? a->detail : "{}", -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 14, a->risk ? a->risk : "high", -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 15, a->needed) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 16, a->origin ? a->origin : "typed", -1, SQLITE_STATIC) !=
+		    SQLITE_OK ||
+	    store_bind_opt_text(s, 17, a->platform) != SQLITE_OK ||
+	    store_bind_opt_text(s, 18, a->channel) != SQLITE_OK ||
+	    store_bind_opt_text(s, 19, a->thread) != SQLITE_OK ||
+	    store_bind_opt_text(s, 20, a->message_ref) != SQLITE_OK ||
+	    store_bind_opt_text(s, 21, a->result) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = T0_OK;
+	goto out;
+fail:
+	log_err("store", "approval_insert", "id=%s err=%s", a->id, sqlite3_errmsg(st->db));
+	if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+		rc = T0_EDUP;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_approval_get(struct store *st, const char *id, struct store_approval *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || id == NULL || out == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	s = store_stmt(st, STMT_APPROVAL_GET);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		rc = approval_read(s, out);
+	else if (src == SQLITE_DONE)
+		rc = T0_ENOTFOUND;
+	else
+		log_err("store", "approval_get", "id=%s err=%s", id, sqlite3_errmsg(st->db));
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_approval_transition(struct store *st, const char *id, const char *from, const char *to,
+			      int64_t now_ms, const char *decided_by, int64_t unexpired_at,
+			      const char *request_hash, int *changed)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (changed != NULL)
+		*changed = 0;
+	if (st == NULL || id == NULL || from == NULL || to == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_APPROVAL_TRANSITION);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now_ms) != SQLITE_OK ||
+	    store_bind_opt_text(s, 5, decided_by) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 6, unexpired_at) != SQLITE_OK ||
+	    store_bind_opt_text(s, 7, request_hash) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	if (changed != NULL)
+		*changed = sqlite3_changes(st->db) > 0;
+	rc = T0_OK;
+	goto out;
+fail:
+	log_err("store", "approval_transition", "id=%s from=%s to=%s err=%s", id, from, to,
+		sqlite3_errmsg(st->db));
+out:
+	store_done(s);
+	return rc;
+}
+
+/* Runs a catalog statement that binds (text, text-or-null[, int64]) and returns no rows. */
+static int store_exec_bound(struct store *st, enum store_stmt id, const char *a, const char *b,
+			    int64_t n, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || a == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, id);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    store_bind_opt_text(s, 2, b) != SQLITE_OK ||
+	    (sqlite3_bind_parameter_count(s) >= 3 && sqlite3_bind_int64(s, 3, n) != SQLITE_OK) ||
+	    sqlite3_step(s) != SQLITE_DONE) {
+		log_err("store", what, "id=%s err=%s", a, sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_approval_set_message(struct store *st, const char *id, const char *message_ref)
+{
+	return store_exec_bound(st, STMT_APPROVAL_SET_MESSAGE, id, message_ref, 0,
+				"approval_set_message");
+}
+
+int store_approval_set_result(struct store *st, const char *id, const char *result_json,
+			      int64_t now_ms)
+{
+	return store_exec_bound(st, STMT_APPROVAL_SET_RESULT, id, result_json, now_ms,
+				"approval_set_result");
+}
+
+int store_approval_each(struct store *st, const char *state, int64_t expires_before,
+			int64_t updated_before, int limit, store_approval_cb cb, void *arg)
+{
+	struct store_approval *rows = NULL;
+	sqlite3_stmt *s = NULL;
+	size_t n = 0;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || state == NULL || cb == NULL || limit <= 0) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (limit > STORE_MAX_LAST_ROWS)
+		limit = STORE_MAX_LAST_ROWS;
+	rows = calloc((size_t)limit, sizeof(*rows));
+	s = store_stmt(st, STMT_APPROVAL_EACH);
+	if (rows == NULL || s == NULL) {
+		rc = rows == NULL ? T0_ENOMEM : T0_EDB;
+		goto out;
+	}
+	if (sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, expires_before) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, updated_before) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 4, limit) != SQLITE_OK)
+		goto out;
+	/* Rows are copied first: the callback may change them (transitions). */
+	while ((src = sqlite3_step(s)) == SQLITE_ROW && n < (size_t)limit) {
+		rc = approval_read(s, &rows[n]);
+		if (rc != T0_OK)
+			goto out;
+		n++;
+	}
+	if (src != SQLITE_DONE && src != SQLITE_ROW) {
+		log_err("store", "approval_each", "err=%s", sqlite3_errmsg(st->db));
+		rc = T0_EDB;
+		goto out;
+	}
+	store_done(s);
+	s = NULL;
+	rc = T0_OK;
+	for (size_t i = 0; i < n; i++)
+		if (cb(arg, &rows[i]) != 0)
+			break;
+out:
+	store_done(s);
+	for (size_t i = 0; rows != NULL && i < (size_t)limit; i++)
+		store_approval_clear(&rows[i]);
+	free(rows);
+	return rc;
+}
+
+int store_vote_add(struct store *st, const char *approval_id, const char *approver,
+		   const char *vote, int64_t ts_ms, int *added)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (added != NULL)
+		*added = 0;
+	if (st == NULL || approval_id == NULL || approver == NULL || vote == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_VOTE_ADD);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, approval_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, approver, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 3, vote, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, ts_ms) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		log_err("store", "vote_add", "id=%s err=%s", approval_id, sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if (added != NULL)
+		*added = sqlite3_changes(st->db) > 0;
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_vote_count(struct store *st, const char *approval_id, const char *vote, int *n)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || approval_id == NULL || vote == NULL || n == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_VOTE_COUNT);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, approval_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, vote, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		goto out;
+	*n = sqlite3_column_int(s, 0);
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_vote_list(struct store *st, const char *approval_id, store_vote_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || approval_id == NULL || cb == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_VOTE_LIST);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_stmt_busy(s)) {
+		s = NULL;
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (sqlite3_bind_text(s, 1, approval_id, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		if (cb(arg, store_col_text(s, 0), store_col_text(s, 1), sqlite3_column_int64(s, 2)))
+			break;
+	if (src != SQLITE_DONE && src != SQLITE_ROW)
+		goto out;
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_button_add(struct store *st, const char *id, const char *approval_id, const char *choice,
+		     int64_t now_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || id == NULL || approval_id == NULL || choice == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_BUTTON_ADD);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, approval_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 3, choice, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now_ms) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		log_err("store", "button_add", "approval=%s err=%s", approval_id,
+			sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_button_get(struct store *st, const char *id, char *approval_id, size_t idlen,
+		     char *choice, size_t choicelen, int *used)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+	int src;
+
+	if (st == NULL || id == NULL || approval_id == NULL || choice == NULL || used == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_BUTTON_GET);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	src = sqlite3_step(s);
+	if (src == SQLITE_DONE) {
+		rc = T0_ENOTFOUND;
+		goto out;
+	}
+	if (src != SQLITE_ROW)
+		goto out;
+	snprintf(approval_id, idlen, "%s", store_col_text(s, 0) ? store_col_text(s, 0) : "");
+	snprintf(choice, choicelen, "%s", store_col_text(s, 1) ? store_col_text(s, 1) : "");
+	*used = sqlite3_column_int(s, 2);
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_button_use(struct store *st, const char *id, const char *used_by, int64_t now_ms,
+		     int *used_now)
+{
+	int rc;
+
+	if (used_now != NULL)
+		*used_now = 0;
+	rc = store_exec_bound(st, STMT_BUTTON_USE, id, used_by ? used_by : "", now_ms,
+			      "button_use");
+	if (rc == T0_OK && used_now != NULL)
+		*used_now = sqlite3_changes(st->db) > 0;
+	return rc;
+}
+
+int store_buttons_retire(struct store *st, const char *approval_id, int64_t now_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || approval_id == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_BUTTON_RETIRE);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, approval_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, now_ms) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		log_err("store", "buttons_retire", "approval=%s err=%s", approval_id,
+			sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_audit_request_add(struct store *st, const char *request_id, int64_t seq)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || request_id == NULL) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	s = store_stmt(st, STMT_AUDIT_REQUEST_ADD);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, seq) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+		log_err("store", "audit_request_add", "request=%s err=%s", request_id,
+			sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = T0_OK;
+out:
+	store_done(s);
+	return rc;
+}
+
+int store_audit_request_each(struct store *st, const char *request_id, int limit,
+			     store_audit_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = T0_EDB;
+
+	if (st == NULL || request_id == NULL || cb == NULL || limit <= 0) {
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (limit > STORE_MAX_LAST_ROWS)
+		limit = STORE_MAX_LAST_ROWS;
+	s = store_stmt(st, STMT_AUDIT_REQUEST_EACH);
+	if (s == NULL)
+		goto out;
+	if (sqlite3_stmt_busy(s)) {
+		s = NULL;
+		rc = T0_EINVAL;
+		goto out;
+	}
+	if (sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 2, limit) != SQLITE_OK)
+		goto out;
+	rc = store_audit_walk(st, s, cb, arg);
 out:
 	store_done(s);
 	return rc;

@@ -96,6 +96,82 @@ int store_conv_ref_each(struct store *st, const char *platform, int include_stal
 			store_conv_ref_cb cb, void *arg);
 
 /*
+ * Action requests and their approvals (migration v5). Strings are borrowed
+ * in store_approval_insert and owned by the struct after store_approval_get
+ * (release with store_approval_clear). State names: proposed, pending,
+ * approved, denied, expired, cancelled, executing, succeeded, failed.
+ */
+struct store_approval {
+	char *id;           /* the request id, "r-..." */
+	char *action;
+	char *target;       /* entity ref, may be NULL */
+	char *params;       /* JSON object */
+	char *request_hash; /* what exactly was approved */
+	char *requester;    /* person key (catalog ref or platform:user_id) */
+	char *state;
+	int64_t created_ms, expires_ms, updated_ms, decided_ms;
+	char *decided_by;
+	char *detail;       /* JSON object: requester identity, shown request, prompt ... */
+	char *risk;         /* low | high | critical */
+	int needed;         /* approvals needed */
+	char *origin;       /* typed | llm | suggestion */
+	char *platform, *channel, *thread, *message_ref; /* where the card is */
+	char *result;       /* JSON: outcome, may be NULL */
+};
+
+int store_approval_insert(struct store *st, const struct store_approval *a);
+/* T0_ENOTFOUND when there is no such request. */
+int store_approval_get(struct store *st, const char *id, struct store_approval *out);
+void store_approval_clear(struct store_approval *a);
+/*
+ * One state change as one conditional UPDATE: from -> to only while the row
+ * is in `from`; with unexpired_at > 0 only while expires_ms > unexpired_at;
+ * with request_hash only while it is still bound to that hash. decided_by
+ * (may be NULL) is recorded with the time. *changed = 1 when this call made
+ * the change, 0 when another writer was first (or a condition failed).
+ */
+int store_approval_transition(struct store *st, const char *id, const char *from, const char *to,
+			      int64_t now_ms, const char *decided_by, int64_t unexpired_at,
+			      const char *request_hash, int *changed);
+int store_approval_set_message(struct store *st, const char *id, const char *message_ref);
+int store_approval_set_result(struct store *st, const char *id, const char *result_json,
+			      int64_t now_ms);
+/*
+ * Rows in `state` (and expires_ms <= expires_before, updated_ms <=
+ * updated_before when those are > 0), oldest first, at most limit (<= 1000).
+ * Rows are read before cb runs, so cb may change them; cb returns non-zero to stop.
+ */
+typedef int (*store_approval_cb)(void *arg, const struct store_approval *a);
+int store_approval_each(struct store *st, const char *state, int64_t expires_before,
+			int64_t updated_before, int limit, store_approval_cb cb, void *arg);
+
+/* One vote per approver and request: *added = 0 when this person had voted already. */
+int store_vote_add(struct store *st, const char *approval_id, const char *approver,
+		   const char *vote, int64_t ts_ms, int *added);
+int store_vote_count(struct store *st, const char *approval_id, const char *vote, int *n);
+typedef int (*store_vote_cb)(void *arg, const char *approver, const char *vote, int64_t ts_ms);
+int store_vote_list(struct store *st, const char *approval_id, store_vote_cb cb, void *arg);
+
+/*
+ * Buttons: single-use ids (choice approve | deny | cancel | confirm).
+ * store_button_use marks one used if it was not (*used_now = 1); retire marks
+ * every unused button of a request used (its card was replaced).
+ */
+int store_button_add(struct store *st, const char *id, const char *approval_id, const char *choice,
+		     int64_t now_ms);
+int store_button_get(struct store *st, const char *id, char *approval_id, size_t idlen,
+		     char *choice, size_t choicelen, int *used);
+int store_button_use(struct store *st, const char *id, const char *used_by, int64_t now_ms,
+		     int *used_now);
+int store_buttons_retire(struct store *st, const char *approval_id, int64_t now_ms);
+
+/* Index from a request id to the audit records of its chain (written with them). */
+int store_audit_request_add(struct store *st, const char *request_id, int64_t seq);
+/* The audit rows of one request in seq order (at most limit <= 1000). */
+int store_audit_request_each(struct store *st, const char *request_id, int limit,
+			     store_audit_cb cb, void *arg);
+
+/*
  * Transactions for callers that must record audit rows with a state change.
  * The outermost store_begin is BEGIN IMMEDIATE (takes the write lock); calls
  * inside an open transaction nest as savepoints, so audit_append can run

@@ -6,12 +6,14 @@
 #include "adapters/llm/llm.h"
 #include "adapters/context/incidents.h"
 #include "bot/adapter.h"
+#include "runbooks/actions.h"
 
 const struct adapter_ops *const adapter_registry[] = {
 	&console_ops,
 	&teams_ops,
 	&llm_ops,
 	&incidents_ops,
+	&actions_ops, /* actions with approvals: handlers and the expiry sweep */
 	NULL,
 };
 

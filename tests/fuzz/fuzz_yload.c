@@ -22,6 +22,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	setenv("T0_METRICS_TOKEN", "fuzz-metrics-token", 1);
 	setenv("TIER0_ENV", "fuzz", 1);
+	setenv("PAGERDUTY_TOKEN", "fuzz-pd", 1);
+	setenv("GITHUB_TOKEN", "fuzz-gh", 1);
+	setenv("ARGOCD_TOKEN", "fuzz-argo", 1);
+	setenv("K8S_TOKEN", "fuzz-k8s", 1);
 	return 0;
 }
 

@@ -117,7 +117,8 @@ static void test_config_unknown_top_level_key(void **state)
 	expect_error(*state, "log:\n  level: info\nhtp:\n  listen: x\n",
 		     "tier0.yaml:3:1: htp: unknown key 'htp' (known keys: log, store, http, "
 		     "shutdown, catalog, runbooks, console, oncall, intents, llm, teams, pagerduty, "
-		     "alertmanager, github, argocd, deployments, incidents)");
+		     "alertmanager, github, argocd, deployments, incidents, "
+		     "actions, action_policy, executors)");
 }
 
 static void test_config_unknown_nested_key(void **state)
@@ -679,19 +680,29 @@ static void test_config_example_file_loads(void **state)
 
 	setenv("T0_METRICS_TOKEN", "example-metrics-token", 1);
 	setenv("TIER0_ENV", "test", 1);
+	/* The executor tokens of the actions section (docs/ACTIONS.md). */
+	setenv("PAGERDUTY_TOKEN", "example-pd-token", 1);
+	setenv("GITHUB_TOKEN", "example-gh-token", 1);
+	setenv("ARGOCD_TOKEN", "example-argo-token", 1);
+	setenv("K8S_TOKEN", "example-k8s-token", 1);
 	config_free(f->cfg);
 	f->cfg = NULL;
 	if (config_load("config/tier0.example.yaml", &f->cfg, f->err, sizeof(f->err)) != T0_OK)
 		print_error("%s\n", f->err);
 	assert_non_null(f->cfg);
-	assert_int_equal(f->cfg->nsecrets, 1);
+	assert_int_equal(f->cfg->nsecrets, 5);
 	assert_true(json_array_size(f->cfg->oncall_schedules) >= 1);
 	assert_true(json_array_size(f->cfg->intent_rules) >= 1);
 	out = dump(f->cfg);
 	assert_null(strstr(out, "example-metrics-token"));
+	assert_null(strstr(out, "example-k8s-token"));
 	free(out);
 	unsetenv("T0_METRICS_TOKEN");
 	unsetenv("TIER0_ENV");
+	unsetenv("PAGERDUTY_TOKEN");
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("ARGOCD_TOKEN");
+	unsetenv("K8S_TOKEN");
 }
 
 static void test_config_alias_copies_are_validated(void **state)
@@ -700,7 +711,8 @@ static void test_config_alias_copies_are_validated(void **state)
 	expect_error(*state, "x: &bad {listen: 1}\n",
 		     "tier0.yaml:1:1: x: unknown key 'x' (known keys: log, store, http, shutdown, "
 		     "catalog, runbooks, console, oncall, intents, llm, teams, pagerduty, "
-		     "alertmanager, github, argocd, deployments, incidents)");
+		     "alertmanager, github, argocd, deployments, incidents, "
+		     "actions, action_policy, executors)");
 	expect_error(*state, "log: &l {level: info}\nhttp: *l\n",
 		     "tier0.yaml:2:1: http.level: unknown key 'level' (known keys: enabled, listen, "
 		     "max_body_bytes, metrics_token, metrics_token_file)");

@@ -138,7 +138,7 @@ static void test_router_deduplicates_by_platform_and_event_id(void **state)
 static void test_router_unknown_request_gets_help_not_silence(void **state)
 {
 	struct bot *b = *state;
-	struct event ev = message("rollback payment-api");
+	struct event ev = message("reboot payment-api");
 	struct reply *r = bot_handle(b, &ev);
 
 	assert_non_null(r);

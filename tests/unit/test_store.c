@@ -170,6 +170,7 @@ static const char *const tables_by_version[][6] = {
 	{ "approvals", "approval_votes", NULL },
 	{ "llm_usage", NULL },
 	{ "incident_events", "incident_actions", NULL },
+	{ "approval_buttons", "audit_requests", NULL },
 };
 
 static int table_exists(sqlite3 *db, const char *name)
