@@ -42,6 +42,10 @@ struct config {
 	/* Every secret value read, so logs and dumps can redact them (owned). */
 	char **secrets;
 	size_t nsecrets;
+
+	/* slack (adapters/chat/slack): on when the file has a slack section. */
+	int slack_enabled;
+	const json_t *slack; /* the effective section with defaults (borrowed from tree) */
 };
 
 /*

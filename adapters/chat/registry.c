@@ -2,10 +2,12 @@
 #include <string.h>
 
 #include "adapters/chat/console.h"
+#include "adapters/chat/slack/slack.h"
 #include "bot/adapter.h"
 
 const struct adapter_ops *const adapter_registry[] = {
 	&console_ops,
+	&slack_ops,
 	NULL,
 };
 

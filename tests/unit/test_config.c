@@ -116,7 +116,7 @@ static void test_config_unknown_top_level_key(void **state)
 {
 	expect_error(*state, "log:\n  level: info\nhtp:\n  listen: x\n",
 		     "tier0.yaml:3:1: htp: unknown key 'htp' (known keys: log, store, http, "
-		     "shutdown, catalog, runbooks, console, oncall, intents)");
+		     "shutdown, catalog, runbooks, console, oncall, intents, slack)");
 }
 
 static void test_config_unknown_nested_key(void **state)
@@ -698,7 +698,7 @@ static void test_config_alias_copies_are_validated(void **state)
 	/* Nodes copied by an alias have no positions: the alias's owner is named. */
 	expect_error(*state, "x: &bad {listen: 1}\n",
 		     "tier0.yaml:1:1: x: unknown key 'x' (known keys: log, store, http, shutdown, "
-		     "catalog, runbooks, console, oncall, intents)");
+		     "catalog, runbooks, console, oncall, intents, slack)");
 	expect_error(*state, "log: &l {level: info}\nhttp: *l\n",
 		     "tier0.yaml:2:1: http.level: unknown key 'level' (known keys: enabled, listen, "
 		     "max_body_bytes, metrics_token, metrics_token_file)");
