@@ -1,0 +1,970 @@
+/*
+ * Slack over Socket Mode against the fake Slack (websocket + Web API on
+ * 127.0.0.1): hello, envelopes replayed from the real payloads in
+ * ../shared/fixtures/slack/, acks and their latency, replies, duplicates,
+ * refresh in the middle of traffic, drops, dead connections, start-up
+ * failures, rate limits, slash commands, buttons, loop prevention, pacing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "adapters/chat/slack/slack.h"
+#include "bot/adapter.h"
+#include "bot/audit.h"
+#include "bot/bot.h"
+#include "bot/log.h"
+#include "bot/loop.h"
+#include "bot/metrics.h"
+#include "bot/reply.h"
+#include "bot/t0.h"
+#include "store/store.h"
+#include "tests/fakes/fake_slack.h"
+#include "tests/fakes/slack_harness.h"
+
+#define FIX T0_FIXTURES "/slack"
+
+/* Fast liveness and reconnects for tests; no pacing unless a test asks. */
+#define FAST                                                                                       \
+	"  ping_interval_s: 1\n  pong_timeout_s: 1\n  reconnect_min_ms: 200\n"                      \
+	"  reconnect_max_ms: 1000\n"
+#define NO_PACING "  pacing:\n    enabled: false\n"
+
+struct wait {
+	struct slack_h *h;
+	const char *method;
+	size_t n;
+	int conns;
+};
+
+static int calls_at_least(void *arg)
+{
+	struct wait *w = arg;
+
+	return fake_slack_count(w->h->fs, w->method) >= w->n;
+}
+
+static int conns_open(void *arg)
+{
+	struct wait *w = arg;
+
+	return fake_slack_open_conns(w->h->fs) >= w->conns && slack_ops.ready(w->h->state);
+}
+
+static int acked_at_least(void *arg)
+{
+	struct wait *w = arg;
+
+	return fake_slack_acked(w->h->fs) >= w->n;
+}
+
+static int accepted_at_least(void *arg)
+{
+	struct wait *w = arg;
+
+	return fake_slack_accepted(w->h->fs) >= w->conns && fake_slack_open_conns(w->h->fs) >= 1 &&
+	       slack_ops.ready(w->h->state);
+}
+
+static void start_connected_as(struct slack_h *h, const char *yaml, const char *bot_id)
+{
+	struct wait w = { .h = h, .conns = 1 };
+
+	if (slack_h_init(h, yaml, 0) != 0)
+		fail_msg("init: %s", h->err);
+	fake_slack_set_auth(h->fs, NULL, "U111", bot_id, NULL);
+	fake_slack_add_user(h->fs, "U222", "sam", "sam.okoro@example.com");
+	fake_slack_add_user(h->fs, "U333", "maria", "maria.santos@example.com");
+	assert_int_equal(slack_h_start(h), T0_OK);
+	assert_true(slack_h_run_until(h, conns_open, &w, 5000));
+}
+
+static void start_connected(struct slack_h *h, const char *yaml)
+{
+	start_connected_as(h, yaml, "B111");
+}
+
+static json_t *fixture_json(const char *rel)
+{
+	char *text = slack_h_fixture(FIX, rel);
+	json_t *j;
+
+	if (!text)
+		fail_msg("fixture %s missing", rel);
+	j = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(j);
+	return j;
+}
+
+/* The app_mention payload of the fixture with another text and event id. */
+static json_t *mention_payload(const char *text, const char *event_id, const char *ts)
+{
+	json_t *env = fixture_json("socket_mode/envelope_events_api_app_mention.json");
+	json_t *p = json_incref(json_object_get(env, "payload"));
+	json_t *ev = json_object_get(p, "event");
+
+	json_decref(env);
+	json_object_set_new(ev, "text", json_string(text));
+	if (ts) {
+		json_object_set_new(ev, "ts", json_string(ts));
+		json_object_set_new(ev, "event_ts", json_string(ts));
+	}
+	json_object_set_new(p, "event_id", json_string(event_id));
+	return p;
+}
+
+static const char *arg_str(const struct fake_slack_call *c, const char *key)
+{
+	return json_string_value(json_object_get(c->args, key));
+}
+
+static void test_slack_hello_mention_acked_within_100ms_and_reply_posted(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "chat.postMessage", .n = 1 };
+	const struct fake_slack_call *post, *ui;
+	const struct fake_slack_env *e;
+	json_t *p;
+	char *text;
+
+	start_connected(&h, FAST);
+	/* one connection, opened at start with a fresh one-time URL */
+	assert_int_equal(fake_slack_count(h.fs, "auth.test"), 1);
+	assert_int_equal(fake_slack_count(h.fs, "apps.connections.open"), 1);
+	assert_int_equal(fake_slack_accepted(h.fs), 1);
+
+	p = mention_payload("<@U111> who owns payment-api", "Ev0001", NULL);
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 1);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+
+	e = fake_slack_env_at(h.fs, 0);
+	assert_int_equal(e->acks, 1);
+	assert_null(e->ack_payload);
+	assert_true(e->acked_ns > e->sent_ns);
+	assert_true(e->acked_ns - e->sent_ns < 100u * 1000 * 1000);
+
+	/* the person was looked up, then the answer went to the mention's thread */
+	ui = fake_slack_nth(h.fs, "users.info", 0);
+	assert_non_null(ui);
+	assert_string_equal(arg_str(ui, "user"), "U222");
+	assert_string_equal(ui->auth, "Bearer xoxb-test-token");
+	assert_non_null(strstr(ui->content_type, "x-www-form-urlencoded"));
+	post = fake_slack_nth(h.fs, "chat.postMessage", 0);
+	assert_string_equal(arg_str(post, "channel"), "C111");
+	assert_string_equal(arg_str(post, "thread_ts"), "1610241741.000200");
+	assert_non_null(strstr(post->content_type, "application/json"));
+	assert_string_equal(post->auth, "Bearer xoxb-test-token");
+	text = json_dumps(post->args, 0);
+	assert_non_null(strstr(text, "payment-api"));
+	assert_non_null(strstr(text, "payments-team"));
+	assert_true(json_array_size(json_object_get(post->args, "blocks")) >= 1);
+	free(text);
+	slack_h_free(&h);
+}
+
+/* The envelope exactly as in the fixture: a bare mention, answered with help. */
+static void test_slack_fixture_envelope_replayed_verbatim(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "chat.postEphemeral", .n = 1 };
+	char *frame = slack_h_fixture(FIX, "socket_mode/envelope_events_api_app_mention.json");
+	const struct fake_slack_call *c;
+
+	start_connected(&h, FAST);
+	assert_non_null(frame);
+	fake_slack_send_frame(h.fs, frame, 1);
+	free(frame);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	assert_string_equal(fake_slack_env_at(h.fs, 0)->id, "cda4159a-72a5-4744-aba3-4d66eb52682b");
+	assert_int_equal(fake_slack_env_at(h.fs, 0)->acks, 1);
+	/* "what can you do" is for the asker only: ephemeral, in the thread */
+	c = fake_slack_nth(h.fs, "chat.postEphemeral", 0);
+	assert_string_equal(arg_str(c, "user"), "U222");
+	assert_string_equal(arg_str(c, "channel"), "C111");
+	assert_int_equal(fake_slack_count(h.fs, "chat.postMessage"), 0);
+	slack_h_free(&h);
+}
+
+static void test_slack_same_event_twice_handled_once(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .n = 2 };
+	json_t *p;
+
+	start_connected(&h, FAST);
+	p = mention_payload("<@U111> who owns payment-api", "Ev0002", NULL);
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 1);
+	/* Slack's redelivery: same event, new envelope, retry_attempt 1 */
+	fake_slack_send_envelope(h.fs, "events_api", p, 1, 0, 2);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, acked_at_least, &w, 5000));
+	slack_h_run_for(&h, 300);
+	assert_int_equal(fake_slack_env_at(h.fs, 1)->retry, 1);
+	assert_int_equal(fake_slack_env_at(h.fs, 0)->acks, 1);
+	assert_int_equal(fake_slack_env_at(h.fs, 1)->acks, 1);
+	assert_int_equal(fake_slack_count(h.fs, "chat.postMessage"), 1);
+	assert_true(metrics_value("tier0_events_duplicate_total", NULL) >= 1);
+	slack_h_free(&h);
+}
+
+/* ---- refresh in the middle of 500 events ---- */
+
+struct feeder {
+	struct slack_h *h;
+	uv_timer_t t;
+	int sent, total, per_tick, refresh_at;
+	int refreshed;
+};
+
+static void on_feed(uv_timer_t *t)
+{
+	struct feeder *f = t->data;
+
+	for (int k = 0; k < f->per_tick && f->sent < f->total; k++) {
+		char id[32], ts[32];
+		json_t *p;
+
+		snprintf(id, sizeof(id), "EvR%04d", f->sent);
+		snprintf(ts, sizeof(ts), "1700000100.%06d", f->sent);
+		p = mention_payload("<@U111> who owns payment-api", id, ts);
+		fake_slack_send_envelope(f->h->fs, "events_api", p, 0, 0, f->sent);
+		json_decref(p);
+		f->sent++;
+		if (f->sent == f->refresh_at && !f->refreshed) {
+			char *frame = slack_h_fixture(FIX, "socket_mode/disconnect_refresh_requested.json");
+
+			fake_slack_disconnect(f->h->fs, 0, "refresh_requested", frame);
+			free(frame);
+			f->refreshed = 1;
+		}
+	}
+	if (f->sent >= f->total)
+		uv_timer_stop(t);
+}
+
+static void test_slack_refresh_mid_500_events_none_lost_none_doubled(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "chat.postMessage", .n = 500 };
+	struct feeder f = { .h = &h, .total = 500, .per_tick = 5, .refresh_at = 200 };
+	char seen[500] = { 0 };
+	size_t posts = 0;
+
+	start_connected(&h, FAST NO_PACING);
+	uv_timer_init(loop_uv(h.l), &f.t);
+	f.t.data = &f;
+	uv_timer_start(&f.t, on_feed, 1, 1);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 60000));
+	slack_h_run_for(&h, 500);
+	uv_close((uv_handle_t *)&f.t, NULL);
+
+	/* every event answered exactly once, in its own thread */
+	for (size_t i = 0; i < fake_slack_ncalls(h.fs); i++) {
+		const struct fake_slack_call *c = fake_slack_call_at(h.fs, i);
+		const char *ts;
+		unsigned sec, n;
+
+		if (strcmp(c->method, "chat.postMessage") != 0)
+			continue;
+		posts++;
+		ts = arg_str(c, "thread_ts");
+		assert_non_null(ts);
+		assert_int_equal(sscanf(ts, "%u.%u", &sec, &n), 2);
+		assert_true(n < 500);
+		assert_int_equal(seen[n], 0);
+		seen[n] = 1;
+	}
+	assert_int_equal(posts, 500);
+	/* the replacement was opened before the old connection went */
+	assert_int_equal(fake_slack_count(h.fs, "apps.connections.open"), 2);
+	assert_int_equal(fake_slack_accepted(h.fs), 2);
+	assert_int_equal(fake_slack_open_conns(h.fs), 1);
+	assert_true(slack_ops.ready(h.state));
+	assert_int_equal(metrics_value("tier0_slack_reconnects_total", "reason=\"refresh_requested\""), 1);
+	/* nothing was left unacknowledged for Slack to redeliver later */
+	{
+		int on[2] = { 0, 0 }, redelivered = 0;
+
+		for (size_t i = 0; i < fake_slack_nenvs(h.fs); i++) {
+			const struct fake_slack_env *e = fake_slack_env_at(h.fs, i);
+
+			assert_true(e->acks >= 1);
+			if (e->conn >= 0 && e->conn < 2)
+				on[e->conn]++;
+			redelivered += e->deliveries > 1;
+		}
+		if (getenv("T0_TEST_LOG"))
+			print_message("conn0=%d conn1=%d redelivered=%d\n", on[0], on[1], redelivered);
+		/* both connections carried envelopes: the handover overlapped */
+		assert_true(on[0] >= 200);
+		assert_true(on[1] >= 1);
+	}
+	slack_h_free(&h);
+}
+
+/* ---- drops and dead connections ---- */
+
+struct open_log {
+	struct slack_h *h;
+	uint64_t at_ns[8];
+	int open_conns_then[8];
+	int n;
+};
+
+static void log_opens(void *arg, const struct fake_slack_call *c)
+{
+	struct open_log *o = arg;
+
+	if (strcmp(c->method, "apps.connections.open") == 0 && o->n < 8) {
+		o->at_ns[o->n] = c->at_ns;
+		o->open_conns_then[o->n] = fake_slack_open_conns(o->h->fs);
+		o->n++;
+	}
+}
+
+static void test_slack_abrupt_drop_reconnects_with_backoff_and_delivers_queued(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "chat.postMessage", .n = 5 };
+	struct open_log o = { .h = &h };
+	uint64_t dropped_ns;
+
+	start_connected(&h, FAST NO_PACING);
+	fake_slack_on_call(h.fs, log_opens, &o);
+	dropped_ns = t0_mono_ns();
+	assert_int_equal(fake_slack_drop(h.fs, 0), 0);
+	/* events Slack holds while the app is away */
+	for (int i = 0; i < 5; i++) {
+		char id[32], ts[32];
+		json_t *p;
+
+		snprintf(id, sizeof(id), "EvD%d", i);
+		snprintf(ts, sizeof(ts), "1700000200.%06d", i);
+		p = mention_payload("<@U111> who is on call for payment-api", id, ts);
+		fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, i);
+		json_decref(p);
+	}
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 10000));
+	assert_int_equal(o.n, 1);
+	/* backoff: reconnect_min_ms 200 with jitter in its upper half */
+	assert_true(o.at_ns[0] - dropped_ns >= 90u * 1000 * 1000);
+	assert_int_equal(fake_slack_accepted(h.fs), 2);
+	assert_int_equal(metrics_value("tier0_slack_reconnects_total", "reason=\"dropped\""), 1);
+	slack_h_free(&h);
+}
+
+static void test_slack_dead_connection_detected_by_ping_and_replaced(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .conns = 2 };
+	struct wait r = { .h = &h, .method = "chat.postMessage", .n = 1 };
+	json_t *p;
+
+	start_connected(&h, FAST NO_PACING);
+	assert_int_equal(fake_slack_freeze(h.fs, 0), 0);
+	/* ping after 1 s, hang up 1 s later without a pong, then reconnect */
+	assert_true(slack_h_run_until(&h, accepted_at_least, &w, 8000));
+	assert_true(metrics_value("tier0_slack_reconnects_total", "reason=\"stale\"") >= 1);
+	p = mention_payload("<@U111> who owns payment-api", "EvS1", NULL);
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 1);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, calls_at_least, &r, 5000));
+	slack_h_free(&h);
+}
+
+static void test_slack_too_many_websockets_closes_before_reconnecting(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .conns = 2 };
+	struct open_log o = { .h = &h };
+	char *frame = slack_h_fixture(FIX, "socket_mode/disconnect_too_many_websockets.json");
+
+	start_connected(&h, FAST);
+	fake_slack_on_call(h.fs, log_opens, &o);
+	assert_non_null(frame);
+	fake_slack_send_raw(h.fs, 0, frame);
+	free(frame);
+	assert_true(slack_h_run_until(&h, accepted_at_least, &w, 8000));
+	assert_int_equal(o.n, 1);
+	assert_int_equal(o.open_conns_then[0], 0); /* closed first, then asked for a URL */
+	assert_int_equal(metrics_value("tier0_slack_reconnects_total", "reason=\"too_many_websockets\""), 1);
+	slack_h_free(&h);
+}
+
+static void test_slack_link_disabled_is_not_ready_and_waits_long(void **state)
+{
+	struct slack_h h;
+
+	start_connected(&h, FAST);
+	fake_slack_disconnect(h.fs, 0, "link_disabled", NULL);
+	slack_h_run_for(&h, 1500);
+	/* 5 x reconnect_max_ms = 5 s: no retry yet, and /readyz says no */
+	assert_int_equal(fake_slack_count(h.fs, "apps.connections.open"), 1);
+	assert_int_equal(fake_slack_open_conns(h.fs), 0);
+	assert_false(slack_ops.ready(h.state));
+	slack_h_free(&h);
+}
+
+static void test_slack_warning_opens_replacement_first(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .conns = 2 };
+	struct open_log o = { .h = &h };
+	char *frame = slack_h_fixture(FIX, "socket_mode/disconnect_warning_applink.json");
+
+	start_connected(&h, FAST);
+	fake_slack_on_call(h.fs, log_opens, &o);
+	fake_slack_send_raw(h.fs, 0, frame);
+	free(frame);
+	assert_true(slack_h_run_until(&h, accepted_at_least, &w, 5000));
+	slack_h_run_for(&h, 300);
+	assert_int_equal(o.n, 1);
+	assert_int_equal(o.open_conns_then[0], 1); /* the old one was still up */
+	assert_int_equal(fake_slack_open_conns(h.fs), 1);
+	assert_true(slack_ops.ready(h.state));
+	slack_h_free(&h);
+}
+
+static void test_slack_several_connections_kept_open(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .conns = 3 };
+
+	start_connected(&h, FAST "  connections: 3\n");
+	assert_true(slack_h_run_until(&h, conns_open, &w, 5000));
+	assert_int_equal(fake_slack_count(h.fs, "apps.connections.open"), 3);
+	assert_int_equal(metrics_value("tier0_slack_connections_open", NULL), 3);
+	slack_h_free(&h);
+}
+
+/* ---- start-up ---- */
+
+static void test_slack_invalid_auth_at_start_is_a_config_error(void **state)
+{
+	struct slack_h h;
+
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_auth(h.fs, "invalid_auth", NULL, NULL, NULL);
+	assert_int_equal(slack_h_start(&h), T0_ECONFIG);
+	assert_int_equal(fake_slack_count(h.fs, "apps.connections.open"), 0);
+	assert_false(slack_ops.ready(h.state));
+	slack_h_free(&h);
+
+	/* a refused app-level token stops start-up too */
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_open_error(h.fs, "invalid_auth");
+	assert_int_equal(slack_h_start(&h), T0_ECONFIG);
+	slack_h_free(&h);
+}
+
+struct child {
+	int done;
+	int64_t status;
+};
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+	struct child *c = p->data;
+
+	c->done = 1;
+	c->status = status;
+	uv_close((uv_handle_t *)p, NULL);
+}
+
+static int child_done(void *arg)
+{
+	return ((struct child *)arg)->done;
+}
+
+/* `tier0 run` itself: invalid_auth -> exit status 2. */
+static void test_slack_invalid_auth_makes_tier0_run_exit_2(void **state)
+{
+	struct slack_h h;
+	char dir[] = "/tmp/t0slack.XXXXXX", path[128], yaml[1024], cwd[512];
+	const char *args[5];
+	uv_process_options_t o;
+	uv_process_t proc;
+	uv_stdio_container_t stdio[3];
+	struct child c = { 0 };
+	FILE *fp;
+
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_auth(h.fs, "invalid_auth", NULL, NULL, NULL);
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(path, sizeof(path), "%s/tier0.yaml", dir);
+	snprintf(yaml, sizeof(yaml),
+		 "log:\n  level: error\nstore:\n  path: \":memory:\"\nhttp:\n  enabled: false\n"
+		 "catalog:\n  files: [\"%s/config/demo/catalog/*.yaml\"]\n"
+		 "slack:\n  app_token: xapp-1-x\n  bot_token: xoxb-bad\n  api_url: \"%s\"\n",
+		 cwd, fake_slack_api_url(h.fs));
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(yaml, fp);
+	fclose(fp);
+	args[0] = T0_TEST_BIN;
+	args[1] = "run";
+	args[2] = "--config";
+	args[3] = path;
+	args[4] = NULL;
+	memset(&o, 0, sizeof(o));
+	memset(stdio, 0, sizeof(stdio));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_IGNORE;
+	stdio[2].flags = UV_IGNORE;
+	o.file = args[0];
+	o.args = (char **)args;
+	o.exit_cb = on_exit_cb;
+	o.stdio = stdio;
+	o.stdio_count = 3;
+	proc.data = &c;
+	assert_int_equal(uv_spawn(loop_uv(h.l), &proc, &o), 0);
+	assert_true(slack_h_run_until(&h, child_done, &c, 20000));
+	assert_int_equal(c.status, 2);
+	assert_true(fake_slack_count(h.fs, "auth.test") >= 1);
+	unlink(path);
+	rmdir(dir);
+	slack_h_free(&h);
+}
+
+/* ---- Web API: rate limits and order ---- */
+
+struct sent {
+	int n;
+	int rc[16];
+	char ts[16][32];
+};
+
+static void on_sent(void *arg, int rc, const char *ts)
+{
+	struct sent *s = arg;
+
+	if (s->n < 16) {
+		s->rc[s->n] = rc;
+		snprintf(s->ts[s->n], sizeof(s->ts[0]), "%s", ts ? ts : "");
+	}
+	s->n++;
+}
+
+static int sent_at_least(void *arg)
+{
+	return ((struct sent *)arg)->n >= 5;
+}
+
+static void test_slack_429_retry_after_honoured_and_order_kept(void **state)
+{
+	struct slack_h h;
+	struct sent s = { 0 };
+	struct reply_target to = { .channel = "C777" };
+	const struct fake_slack_call *limited = NULL, *first_ok = NULL;
+	char *body = slack_h_fixture(FIX, "web_api/ratelimited.http429.json");
+	int k = 0;
+
+	start_connected(&h, FAST NO_PACING);
+	fake_slack_fail_next(h.fs, "chat.postMessage", 429, "Retry-After: 1\r\n", body, 1);
+	free(body);
+	for (int i = 1; i <= 5; i++) {
+		struct reply *r = reply_new();
+
+		reply_set_text(r, "message %d", i);
+		assert_int_equal(bot_post(h.bot, "slack", &to, r, on_sent, &s), T0_OK);
+		reply_free(r);
+	}
+	assert_true(slack_h_run_until(&h, sent_at_least, &s, 10000));
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(s.rc[i], T0_OK);
+	/* the 429 for message 1; then 1..5 in order, the first one after a second */
+	for (size_t i = 0; i < fake_slack_ncalls(h.fs); i++) {
+		const struct fake_slack_call *c = fake_slack_call_at(h.fs, i);
+		char want[32];
+
+		if (strcmp(c->method, "chat.postMessage") != 0)
+			continue;
+		if (c->status == 429) {
+			limited = c;
+			continue;
+		}
+		if (!first_ok)
+			first_ok = c;
+		snprintf(want, sizeof(want), "message %d", ++k);
+		assert_string_equal(arg_str(c, "text"), want);
+	}
+	assert_int_equal(k, 5);
+	assert_non_null(limited);
+	assert_string_equal(arg_str(limited, "text"), "message 1");
+	assert_true(first_ok->at_ns - limited->at_ns >= 950u * 1000 * 1000);
+	assert_true(metrics_value("tier0_slack_ratelimited_total", "method=\"chat.postMessage\"") >= 1);
+	slack_h_free(&h);
+}
+
+/* ---- pacing ---- */
+
+static int sent30(void *arg)
+{
+	return ((struct sent *)arg)->n >= 30;
+}
+
+static void test_slack_pacing_coalesces_a_burst_into_a_summary_thread(void **state)
+{
+	struct slack_h h;
+	struct sent s = { 0 };
+	struct reply_target to = { .channel = "C900" };
+	const struct fake_slack_call *summary = NULL;
+	size_t posts = 0, threaded = 0;
+	uint64_t prev = 0, min_gap = UINT64_MAX;
+
+	start_connected(&h, FAST "  pacing:\n    messages_per_second: 2\n    burst: 2\n"
+				 "    coalesce_after: 5\n");
+	for (int i = 1; i <= 30; i++) {
+		struct reply *r = reply_new();
+
+		reply_set_text(r, "alert %d: disk full on db-%d", i, i);
+		assert_int_equal(bot_post(h.bot, "slack", &to, r, on_sent, &s), T0_OK);
+		reply_free(r);
+	}
+	assert_true(metrics_value("tier0_slack_outbound_queue_depth", NULL) >= 20);
+	assert_true(slack_h_run_until(&h, sent30, &s, 15000));
+	slack_h_run_for(&h, 300);
+	for (size_t i = 0; i < fake_slack_ncalls(h.fs); i++) {
+		const struct fake_slack_call *c = fake_slack_call_at(h.fs, i);
+
+		if (strcmp(c->method, "chat.postMessage") != 0)
+			continue;
+		posts++;
+		if (prev && c->at_ns - prev < min_gap && posts > 3)
+			min_gap = c->at_ns - prev;
+		prev = c->at_ns;
+		if (strstr(c->body, "arriving at once"))
+			summary = c;
+		else if (arg_str(c, "thread_ts"))
+			threaded++;
+	}
+	/* 30 alerts: two at once (the burst), one summary, the rest folded into its thread */
+	assert_non_null(summary);
+	assert_true(posts <= 8);
+	assert_true(threaded >= 1);
+	/* after the burst, at most two posts a second in that channel */
+	assert_true(min_gap >= 400u * 1000 * 1000);
+	/* the summary says how many it held, once the burst is over */
+	assert_true(fake_slack_count(h.fs, "chat.update") >= 1);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(s.rc[i], T0_OK);
+	slack_h_free(&h);
+}
+
+/* ---- slash commands ---- */
+
+static json_t *command_payload(struct slack_h *h, const char *command, const char *text, int n)
+{
+	json_t *env = fixture_json("socket_mode/envelope_slash_commands.json");
+	json_t *p = json_incref(json_object_get(env, "payload"));
+	char url[128], trig[32];
+
+	json_decref(env);
+	json_object_set_new(p, "command", json_string(command));
+	json_object_set_new(p, "text", json_string(text));
+	json_object_set_new(p, "user_id", json_string("U222"));
+	json_object_set_new(p, "response_url",
+			    json_string(fake_slack_response_url(h->fs, n, url, sizeof(url))));
+	snprintf(trig, sizeof(trig), "111.222.%d", n);
+	json_object_set_new(p, "trigger_id", json_string(trig));
+	return p;
+}
+
+static void test_slack_slash_command_ack_payload_or_response_url(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "response_url", .n = 1 };
+	struct wait a = { .h = &h, .n = 2 };
+	const struct fake_slack_call *hook;
+	const struct fake_slack_env *e;
+	json_t *p;
+	char *dump;
+
+	start_connected(&h, FAST "  slash_commands:\n    /ownerof: \"who owns\"\n");
+	/* first time: the person is unknown, so the ack goes at once and the answer follows */
+	p = command_payload(&h, "/whoowns", "payment-api", 1);
+	fake_slack_send_envelope(h.fs, "slash_commands", p, 0, 1, 1);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	e = fake_slack_env_at(h.fs, 0);
+	assert_int_equal(e->acks, 1);
+	assert_null(e->ack_payload);
+	hook = fake_slack_nth(h.fs, "response_url", 0);
+	assert_string_equal(hook->query, "n=1");
+	assert_non_null(strstr(hook->body, "payments-team"));
+	assert_non_null(json_object_get(hook->args, "response_type"));
+	assert_true(json_is_false(json_object_get(hook->args, "replace_original")));
+
+	/* known now (users.info is cached): the answer rides on the ack itself; an alias too */
+	p = command_payload(&h, "/ownerof", "payment-api", 2);
+	fake_slack_send_envelope(h.fs, "slash_commands", p, 0, 1, 2);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, acked_at_least, &a, 5000));
+	e = fake_slack_env_at(h.fs, 1);
+	assert_non_null(e->ack_payload);
+	dump = json_dumps(e->ack_payload, 0);
+	assert_non_null(strstr(dump, "payments-team"));
+	assert_non_null(strstr(dump, "\"response_type\""));
+	free(dump);
+	assert_int_equal(fake_slack_count(h.fs, "users.info"), 1);
+	assert_int_equal(fake_slack_count(h.fs, "response_url"), 1);
+	slack_h_free(&h);
+}
+
+/* ---- buttons ---- */
+
+static int sent1(void *arg)
+{
+	return ((struct sent *)arg)->n >= 1;
+}
+
+static void test_slack_button_click_updates_message_and_removes_buttons(void **state)
+{
+	struct slack_h h;
+	struct sent s = { 0 };
+	struct reply_target to = { .channel = "C111" };
+	struct wait w = { .h = &h, .method = "chat.update", .n = 1 };
+	struct reply *r = reply_new();
+	const struct fake_slack_call *post, *upd;
+	json_t *env, *p, *action, *container, *msg, *blocks;
+	char *dump;
+	size_t i;
+	json_t *b;
+
+	start_connected(&h, FAST NO_PACING);
+	/* a message with a choice, as the core makes them */
+	reply_set_text(r, "I don't know \"payment-ap1\". Did you mean payment-api?");
+	reply_add_button(r, "payment-api", "retry", "who owns payment-api", REPLY_STYLE_PRIMARY, NULL);
+	assert_int_equal(bot_post(h.bot, "slack", &to, r, on_sent, &s), T0_OK);
+	reply_free(r);
+	assert_true(slack_h_run_until(&h, sent1, &s, 5000));
+	post = fake_slack_nth(h.fs, "chat.postMessage", 0);
+	blocks = json_object_get(post->args, "blocks");
+	assert_non_null(strstr(post->body, "\"actions\""));
+
+	/* the click, in the shape of the fixture, on that message */
+	env = fixture_json("socket_mode/envelope_interactive_block_actions.json");
+	p = json_object_get(env, "payload");
+	action = json_array_get(json_object_get(p, "actions"), 0);
+	json_object_set_new(action, "action_id", json_string("retry"));
+	json_object_set_new(action, "value", json_string("who owns payment-api"));
+	json_object_set_new(json_object_get(action, "text"), "text", json_string("payment-api"));
+	container = json_object_get(p, "container");
+	json_object_set_new(container, "message_ts", json_string(s.ts[0]));
+	msg = json_object_get(p, "message");
+	json_object_set(msg, "blocks", blocks);
+	json_object_set_new(msg, "ts", json_string(s.ts[0]));
+	fake_slack_send_envelope(h.fs, "interactive", p, 0, 0, 1);
+	json_decref(env);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	assert_int_equal(fake_slack_env_at(h.fs, 0)->acks, 1);
+	assert_null(fake_slack_env_at(h.fs, 0)->ack_payload);
+
+	upd = fake_slack_nth(h.fs, "chat.update", 0);
+	assert_string_equal(arg_str(upd, "channel"), "C111");
+	assert_string_equal(arg_str(upd, "ts"), s.ts[0]);
+	json_array_foreach(json_object_get(upd->args, "blocks"), i, b)
+		assert_string_not_equal(json_string_value(json_object_get(b, "type")), "actions");
+	dump = json_dumps(upd->args, 0);
+	assert_non_null(strstr(dump, "<@U111> chose *payment-api*"));
+	assert_non_null(strstr(dump, "payments-team")); /* the answer to the corrected question */
+	assert_non_null(strstr(dump, "Did you mean")); /* the original text stays */
+	free(dump);
+	slack_h_free(&h);
+}
+
+/* ---- no loops ---- */
+
+static void send_event_fixture(struct slack_h *h, const char *rel, const char *event_id)
+{
+	json_t *p = fixture_json(rel);
+
+	json_object_set_new(p, "event_id", json_string(event_id));
+	fake_slack_send_envelope(h->fs, "events_api", p, 0, 0, 0);
+	json_decref(p);
+}
+
+static void test_slack_own_and_other_bots_messages_ignored(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .n = 5 };
+	struct wait r = { .h = &h, .method = "chat.postMessage", .n = 1 };
+	json_t *p;
+
+	/* our bot id is the one in the response_url fixture */
+	start_connected_as(&h, FAST NO_PACING "  channels: [C111]\n", "BZYBOTHED");
+	/* our own reply posted through a response_url: bot_id, no user */
+	send_event_fixture(&h, "events_api/message_bot_message_via_response_url.json", "EvB1");
+	/* another app's bot: bot_id and user, no subtype */
+	send_event_fixture(&h, "events_api/message_from_other_bot_no_subtype.json", "EvB2");
+	/* a message by our own bot user */
+	p = fixture_json("events_api/message_channel_user.json");
+	json_object_set_new(json_object_get(p, "event"), "user", json_string("U111"));
+	json_object_set_new(p, "event_id", json_string("EvB3"));
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 0);
+	json_decref(p);
+	/* an edit (subtype message_changed) is not a new question */
+	send_event_fixture(&h, "events_api/message_changed.json", "EvB4");
+	/* a person in a configured channel: answered */
+	p = fixture_json("events_api/message_channel_user.json");
+	json_object_set_new(json_object_get(p, "event"), "user", json_string("U222"));
+	json_object_set_new(json_object_get(p, "event"), "channel", json_string("C111"));
+	json_object_set_new(json_object_get(p, "event"), "text", json_string("who owns payment-api"));
+	json_object_set_new(p, "event_id", json_string("EvB5"));
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 0);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, acked_at_least, &w, 5000));
+	assert_true(slack_h_run_until(&h, calls_at_least, &r, 5000));
+	slack_h_run_for(&h, 300);
+	assert_int_equal(fake_slack_count(h.fs, "chat.postMessage"), 1);
+	assert_int_equal(fake_slack_count(h.fs, "chat.postEphemeral"), 0);
+	assert_int_equal(metrics_value("tier0_slack_events_ignored_total", "reason=\"own_message\""), 2);
+	assert_int_equal(metrics_value("tier0_slack_events_ignored_total", "reason=\"bot_message\""), 1);
+	assert_int_equal(metrics_value("tier0_slack_events_ignored_total", "reason=\"subtype\""), 1);
+	slack_h_free(&h);
+}
+
+static void test_slack_dm_answered_and_unlisted_channel_ignored(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .n = 2 };
+	struct wait r = { .h = &h, .method = "chat.postMessage", .n = 1 };
+	json_t *p = fixture_json("events_api/message_im_inner_event.json");
+	json_t *wrap = fixture_json("events_api/message_channel_user.json");
+	const struct fake_slack_call *c;
+
+	start_connected(&h, FAST NO_PACING);
+	/* the DM fixture is an inner event: wrap it the way Slack delivers it */
+	json_object_set_new(p, "user", json_string("U222"));
+	json_object_set_new(p, "text", json_string("who is on call for payment-api"));
+	json_object_set(wrap, "event", p);
+	json_object_set_new(wrap, "event_id", json_string("EvDM1"));
+	fake_slack_send_envelope(h.fs, "events_api", wrap, 0, 0, 0);
+	json_decref(p);
+	json_decref(wrap);
+	/* a channel message without a mention in a channel nobody listed */
+	send_event_fixture(&h, "events_api/message_channel_user.json", "EvCH1");
+	assert_true(slack_h_run_until(&h, acked_at_least, &w, 5000));
+	assert_true(slack_h_run_until(&h, calls_at_least, &r, 5000));
+	slack_h_run_for(&h, 200);
+	assert_int_equal(fake_slack_count(h.fs, "chat.postMessage"), 1);
+	c = fake_slack_nth(h.fs, "chat.postMessage", 0);
+	assert_string_equal(arg_str(c, "channel"), "D111");
+	assert_int_equal(metrics_value("tier0_slack_events_ignored_total",
+				       "reason=\"channel_not_configured\""), 1);
+	slack_h_free(&h);
+}
+
+static void test_slack_actor_email_reaches_the_audit_chain(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "chat.postMessage", .n = 1 };
+	json_t *p;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	start_connected(&h, FAST);
+	p = mention_payload("<@U111> who owns payment-api", "EvA1", NULL);
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 1);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	fp = open_memstream(&out, &len);
+	assert_int_equal(audit_export(h.bot->store, 0, fp), T0_OK);
+	fclose(fp);
+	assert_non_null(strstr(out, "\"slack\""));
+	assert_non_null(strstr(out, "U222"));
+	assert_non_null(strstr(out, "sam"));
+	free(out);
+	slack_h_free(&h);
+}
+
+static void test_slack_ready_and_metrics_follow_the_connection(void **state)
+{
+	struct slack_h h;
+	char *text = NULL;
+	size_t len;
+
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_send_hello(h.fs, 0);
+	assert_int_equal(slack_h_start(&h), T0_OK);
+	slack_h_run_for(&h, 300);
+	/* connected, but no hello yet: not ready */
+	assert_int_equal(fake_slack_accepted(h.fs), 1);
+	assert_false(slack_ops.ready(h.state));
+	slack_h_free(&h);
+
+	start_connected(&h, FAST);
+	slack_h_run_for(&h, 1100); /* one gauge tick */
+	assert_true(slack_ops.ready(h.state));
+	assert_int_equal(metrics_render(&text, &len), T0_OK);
+	assert_non_null(strstr(text, "tier0_slack_connections_open 1"));
+	assert_non_null(strstr(text, "tier0_slack_last_event_age_seconds"));
+	assert_non_null(strstr(text, "tier0_slack_outbound_queue_depth 0"));
+	assert_non_null(strstr(text, "tier0_slack_num_connections"));
+	free(text);
+	slack_h_free(&h);
+}
+
+static void test_slack_check_scopes_names_the_missing_scope(void **state)
+{
+	struct slack_h h;
+	char msg[512];
+
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_auth(h.fs, NULL, "U111", "B111",
+			    "app_mentions:read,channels:read,chat:write,im:history,users:read");
+	assert_int_equal(slack_check_scopes(h.l, h.bot->world->cfg, msg, sizeof(msg)), T0_ECONFIG);
+	assert_non_null(strstr(msg, "missing scopes commands, users:read.email"));
+	fake_slack_set_auth(h.fs, NULL, NULL, NULL,
+			    "app_mentions:read,channels:read,chat:write,commands,im:history,users:read,"
+			    "users:read.email");
+	assert_int_equal(slack_check_scopes(h.l, h.bot->world->cfg, msg, sizeof(msg)), T0_OK);
+	fake_slack_set_auth(h.fs, "invalid_auth", NULL, NULL, NULL);
+	assert_int_equal(slack_check_scopes(h.l, h.bot->world->cfg, msg, sizeof(msg)), T0_ECONFIG);
+	assert_non_null(strstr(msg, "invalid_auth"));
+	slack_h_free(&h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slack_hello_mention_acked_within_100ms_and_reply_posted),
+		cmocka_unit_test(test_slack_fixture_envelope_replayed_verbatim),
+		cmocka_unit_test(test_slack_same_event_twice_handled_once),
+		cmocka_unit_test(test_slack_refresh_mid_500_events_none_lost_none_doubled),
+		cmocka_unit_test(test_slack_abrupt_drop_reconnects_with_backoff_and_delivers_queued),
+		cmocka_unit_test(test_slack_dead_connection_detected_by_ping_and_replaced),
+		cmocka_unit_test(test_slack_too_many_websockets_closes_before_reconnecting),
+		cmocka_unit_test(test_slack_link_disabled_is_not_ready_and_waits_long),
+		cmocka_unit_test(test_slack_warning_opens_replacement_first),
+		cmocka_unit_test(test_slack_several_connections_kept_open),
+		cmocka_unit_test(test_slack_invalid_auth_at_start_is_a_config_error),
+		cmocka_unit_test(test_slack_invalid_auth_makes_tier0_run_exit_2),
+		cmocka_unit_test(test_slack_429_retry_after_honoured_and_order_kept),
+		cmocka_unit_test(test_slack_pacing_coalesces_a_burst_into_a_summary_thread),
+		cmocka_unit_test(test_slack_slash_command_ack_payload_or_response_url),
+		cmocka_unit_test(test_slack_button_click_updates_message_and_removes_buttons),
+		cmocka_unit_test(test_slack_own_and_other_bots_messages_ignored),
+		cmocka_unit_test(test_slack_dm_answered_and_unlisted_channel_ignored),
+		cmocka_unit_test(test_slack_actor_email_reaches_the_audit_chain),
+		cmocka_unit_test(test_slack_ready_and_metrics_follow_the_connection),
+		cmocka_unit_test(test_slack_check_scopes_names_the_missing_scope),
+	};
+
+	log_set_level(getenv("T0_TEST_LOG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERR);
+	srand(12345);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
