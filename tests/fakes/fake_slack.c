@@ -509,7 +509,8 @@ static void pump_pending(struct fake_slack *fs)
 			break;
 		deliver_env(fs, fc, fs->pending[i]);
 	}
-	memmove(fs->pending, fs->pending + i, (fs->npending - i) * sizeof(int));
+	if (i && fs->npending > i)
+		memmove(fs->pending, fs->pending + i, (fs->npending - i) * sizeof(int));
 	fs->npending -= i;
 }
 
@@ -525,7 +526,8 @@ static void push_pending(struct fake_slack *fs, int i, int front)
 		fs->pending_cap = ncap;
 	}
 	if (front) {
-		memmove(fs->pending + 1, fs->pending, fs->npending * sizeof(int));
+		if (fs->npending)
+			memmove(fs->pending + 1, fs->pending, fs->npending * sizeof(int));
 		fs->pending[0] = i;
 	} else {
 		fs->pending[fs->npending] = i;

@@ -763,6 +763,13 @@ static void test_slack_button_click_updates_message_and_removes_buttons(void **s
 	json_object_set_new(json_object_get(action, "text"), "text", json_string("payment-api"));
 	container = json_object_get(p, "container");
 	json_object_set_new(container, "message_ts", json_string(s.ts[0]));
+	{
+		char url[128];
+
+		/* nothing may leave 127.0.0.1 */
+		json_object_set_new(p, "response_url",
+				    json_string(fake_slack_response_url(h.fs, 9, url, sizeof(url))));
+	}
 	msg = json_object_get(p, "message");
 	json_object_set(msg, "blocks", blocks);
 	json_object_set_new(msg, "ts", json_string(s.ts[0]));

@@ -218,10 +218,10 @@ static char *esc_trunc(const char *s, size_t max)
 	return t;
 }
 
-/* Plain text (no escaping in plain_text objects) truncated to max. */
+/* Slack reads & < > as control characters in plain_text objects too: escaped, then cut. */
 static json_t *plain_trunc(const char *s, size_t max)
 {
-	char *t = slack_truncate(s, max);
+	char *t = esc_trunc(s, max);
 	json_t *j;
 
 	if (!t)
