@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -487,34 +488,40 @@ static int child_done(void *arg)
 	return ((struct child *)arg)->done;
 }
 
-/* `tier0 run` itself: invalid_auth -> exit status 2. */
-static void test_slack_invalid_auth_makes_tier0_run_exit_2(void **state)
+/*
+ * Runs the real binary with `cmd --config <file>` (a config pointing at the
+ * fake) while the fake is served on this loop; its stderr goes to errpath.
+ */
+static int64_t run_tier0(struct slack_h *h, const char *cmd, const char *slack_extra, char *errbuf,
+			 size_t errlen)
 {
-	struct slack_h h;
-	char dir[] = "/tmp/t0slack.XXXXXX", path[128], yaml[1024], cwd[512];
+	char dir[] = "/tmp/t0slack.XXXXXX", path[128], errpath[128], yaml[1024], cwd[512];
 	const char *args[5];
 	uv_process_options_t o;
 	uv_process_t proc;
 	uv_stdio_container_t stdio[3];
 	struct child c = { 0 };
 	FILE *fp;
+	int efd;
+	size_t n;
 
-	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
-	fake_slack_set_auth(h.fs, "invalid_auth", NULL, NULL, NULL);
 	assert_non_null(mkdtemp(dir));
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	snprintf(path, sizeof(path), "%s/tier0.yaml", dir);
+	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
 	snprintf(yaml, sizeof(yaml),
 		 "log:\n  level: error\nstore:\n  path: \":memory:\"\nhttp:\n  enabled: false\n"
 		 "catalog:\n  files: [\"%s/config/demo/catalog/*.yaml\"]\n"
-		 "slack:\n  app_token: xapp-1-x\n  bot_token: xoxb-bad\n  api_url: \"%s\"\n",
-		 cwd, fake_slack_api_url(h.fs));
+		 "slack:\n  app_token: xapp-1-x\n  bot_token: xoxb-x\n  api_url: \"%s\"\n%s",
+		 cwd, fake_slack_api_url(h->fs), slack_extra ? slack_extra : "");
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fputs(yaml, fp);
 	fclose(fp);
+	efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(efd >= 0);
 	args[0] = T0_TEST_BIN;
-	args[1] = "run";
+	args[1] = cmd;
 	args[2] = "--config";
 	args[3] = path;
 	args[4] = NULL;
@@ -522,19 +529,61 @@ static void test_slack_invalid_auth_makes_tier0_run_exit_2(void **state)
 	memset(stdio, 0, sizeof(stdio));
 	stdio[0].flags = UV_IGNORE;
 	stdio[1].flags = UV_IGNORE;
-	stdio[2].flags = UV_IGNORE;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = efd;
 	o.file = args[0];
 	o.args = (char **)args;
 	o.exit_cb = on_exit_cb;
 	o.stdio = stdio;
 	o.stdio_count = 3;
 	proc.data = &c;
-	assert_int_equal(uv_spawn(loop_uv(h.l), &proc, &o), 0);
-	assert_true(slack_h_run_until(&h, child_done, &c, 20000));
-	assert_int_equal(c.status, 2);
-	assert_true(fake_slack_count(h.fs, "auth.test") >= 1);
+	assert_int_equal(uv_spawn(loop_uv(h->l), &proc, &o), 0);
+	close(efd);
+	assert_true(slack_h_run_until(h, child_done, &c, 20000));
+	fp = fopen(errpath, "r");
+	assert_non_null(fp);
+	n = fread(errbuf, 1, errlen - 1, fp);
+	errbuf[n] = '\0';
+	fclose(fp);
+	unlink(errpath);
 	unlink(path);
 	rmdir(dir);
+	return c.status;
+}
+
+/* `tier0 run` itself: invalid_auth -> exit status 2. */
+static void test_slack_invalid_auth_makes_tier0_run_exit_2(void **state)
+{
+	struct slack_h h;
+	char err[8192];
+
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_auth(h.fs, "invalid_auth", NULL, NULL, NULL);
+	assert_int_equal(run_tier0(&h, "run", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "invalid_auth"));
+	assert_true(fake_slack_count(h.fs, "auth.test") >= 1);
+	slack_h_free(&h);
+}
+
+/* `tier0 check-config` names the scope the token lacks, and exits 2. */
+static void test_slack_check_config_reports_missing_scope(void **state)
+{
+	struct slack_h h;
+	char err[8192];
+
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_auth(h.fs, NULL, "U111", "B111",
+			    "app_mentions:read,channels:read,chat:write,commands,im:history,users:read");
+	assert_int_equal(run_tier0(&h, "check-config", NULL, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "missing scope users:read.email"));
+	/* listing channels needs channels:history as well */
+	fake_slack_set_auth(h.fs, NULL, NULL, NULL,
+			    "app_mentions:read,channels:read,chat:write,commands,im:history,users:read,"
+			    "users:read.email");
+	assert_int_equal(run_tier0(&h, "check-config", NULL, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "every required scope granted"));
+	assert_int_equal(run_tier0(&h, "check-config", "  channels: [\"#ops\"]\n", err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "missing scope channels:history"));
 	slack_h_free(&h);
 }
 
@@ -960,6 +1009,7 @@ int main(void)
 		cmocka_unit_test(test_slack_several_connections_kept_open),
 		cmocka_unit_test(test_slack_invalid_auth_at_start_is_a_config_error),
 		cmocka_unit_test(test_slack_invalid_auth_makes_tier0_run_exit_2),
+		cmocka_unit_test(test_slack_check_config_reports_missing_scope),
 		cmocka_unit_test(test_slack_429_retry_after_honoured_and_order_kept),
 		cmocka_unit_test(test_slack_pacing_coalesces_a_burst_into_a_summary_thread),
 		cmocka_unit_test(test_slack_slash_command_ack_payload_or_response_url),
