@@ -936,10 +936,24 @@ static void handle(struct slack *s, struct slack_env *e)
 static void on_work(lws_sorted_usec_list_t *sul)
 {
 	struct slack *s = lws_container_of(sul, struct slack, sul_work);
+	uint64_t until = t0_mono_ns() + SLACK_WORK_BUDGET_US * 1000u;
 	int n = 0;
 
 	s->work_scheduled = 0;
-	while (s->work_head && s->work_head->acked && n < SLACK_WORK_BATCH) {
+	/*
+	 * Acks first: while one is still queued (its WRITEABLE comes in the poll
+	 * phase, after this timer), wait a turn - a few turns at most, so a
+	 * connection that cannot write does not hold up the work of others.
+	 */
+	if (slack_acks_pending(s) && s->work_deferred < 3) {
+		s->work_deferred++;
+		slack_work_kick(s);
+		return;
+	}
+	s->work_deferred = 0;
+	/* bounded in count and time, so frames keep being read and acknowledged in between */
+	while (s->work_head && s->work_head->acked && n < SLACK_WORK_BATCH &&
+	       (n == 0 || t0_mono_ns() < until)) {
 		struct slack_env *e = s->work_head;
 
 		s->work_head = e->next_work;

@@ -35,7 +35,8 @@ struct t0_loop;
 #define SLACK_MAX_FRAME (1024u * 1024)      /* one websocket message, reassembled */
 #define SLACK_HELLO_TIMEOUT_MS 15000        /* a connection that never says hello */
 #define SLACK_CLOSE_GRACE_MS 2000           /* close frame sent -> hard drop */
-#define SLACK_WORK_BATCH 64                 /* envelopes handled per loop turn */
+#define SLACK_WORK_BATCH 64                 /* envelopes handled per loop turn, at most */
+#define SLACK_WORK_BUDGET_US 1000           /* and for about this long */
 #define SLACK_MAX_WORK 20000                /* envelopes waiting to be handled */
 #define SLACK_HTTP_MAX_BODY (512u * 1024)   /* HTTP mode request body */
 #define SLACK_SIG_WINDOW_S 300              /* v0 signature timestamp window */
@@ -242,6 +243,8 @@ void slack_conn_disconnect(struct slack_conn *c, const char *reason);
 /* hello arrived on c. */
 void slack_conn_hello(struct slack_conn *c, const json_t *hello);
 int slack_open_connections(const struct slack *s);
+/* 1 while any connection has an ack waiting to be written. */
+int slack_acks_pending(const struct slack *s);
 
 /* ---- HTTP mode (slack_http.c) ---- */
 
@@ -293,6 +296,7 @@ struct slack {
 	size_t work_n;
 	lws_sorted_usec_list_t sul_work;
 	int work_scheduled;
+	int work_deferred;
 	struct slack_job *jobs; /* waiting on a lookup or the core */
 
 	struct slack_cache *users, *chans;

@@ -101,6 +101,14 @@ int slack_open_connections(const struct slack *s)
 	return n;
 }
 
+int slack_acks_pending(const struct slack *s)
+{
+	for (const struct slack_conn *c = s->conns; c; c = c->next)
+		if (c->ack_head && c->wsi)
+			return 1;
+	return 0;
+}
+
 static void open_gauge(struct slack *s)
 {
 	metrics_gauge_set("tier0_slack_connections_open", NULL, slack_open_connections(s));
