@@ -62,8 +62,9 @@ struct fuser {
 struct fake_slack {
 	struct t0_loop *l;
 	struct http_server *http;
-	struct lws_vhost *vh;
-	int ws_port;
+	struct lws_vhost *vh, *vh_tls;
+	int ws_port, wss_port;
+	char ws_host[64];
 	char api_url[96];
 
 	/* Web API */
@@ -350,8 +351,12 @@ static void api_route(const struct http_request *req, struct http_response *resp
 			answer_json(resp, 200, err_body(fs->open_error));
 			goto done;
 		}
-		snprintf(url, sizeof(url), "ws://127.0.0.1:%d/link/?ticket=%u&app_id=A111", fs->ws_port,
-			 ++fs->ticket);
+		if (fs->vh_tls)
+			snprintf(url, sizeof(url), "wss://%s:%d/link/?ticket=%u&app_id=A111", fs->ws_host,
+				 fs->wss_port, ++fs->ticket);
+		else
+			snprintf(url, sizeof(url), "ws://%s:%d/link/?ticket=%u&app_id=A111", fs->ws_host,
+				 fs->ws_port, ++fs->ticket);
 		out = json_pack("{s:b, s:s, s:{s:[s], s:[s]}}", "ok", 1, "url", url, "response_metadata",
 				"scopes", "connections:write", "acceptedScopes", "connections:write");
 	} else if (strcmp(method, "chat.postMessage") == 0 || strcmp(method, "chat.postEphemeral") == 0) {
@@ -846,6 +851,7 @@ struct fake_slack *fake_slack_new(struct t0_loop *l)
 	fs->scopes = strdup("app_mentions:read,channels:history,channels:read,chat:write,commands,"
 			    "im:history,users:read,users:read.email");
 	fs->hello = strdup(DEFAULT_HELLO);
+	snprintf(fs->ws_host, sizeof(fs->ws_host), "127.0.0.1");
 	fs->http = http_server_new(l, "127.0.0.1", 0, 4u << 20, err, sizeof(err));
 	if (!fs->http)
 		goto fail;
@@ -914,6 +920,32 @@ void fake_slack_free(struct fake_slack *fs)
 	free(fs->open_error);
 	free(fs->hello);
 	free(fs);
+}
+
+void fake_slack_set_ws_host(struct fake_slack *fs, const char *host)
+{
+	snprintf(fs->ws_host, sizeof(fs->ws_host), "%s", host);
+}
+
+int fake_slack_enable_tls(struct fake_slack *fs, const char *cert, const char *key)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.port = 0;
+	info.iface = "127.0.0.1";
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.protocols = fake_protocols;
+	info.vhost_name = "fake-slack-tls";
+	info.user = fs;
+	info.ssl_cert_filepath = cert;
+	info.ssl_private_key_filepath = key;
+	fs->vh_tls = lws_create_vhost(loop_lws(fs->l), &info);
+	if (!fs->vh_tls)
+		return -1;
+	lws_protocol_init(loop_lws(fs->l));
+	fs->wss_port = lws_get_vhost_listen_port(fs->vh_tls);
+	return 0;
 }
 
 const char *fake_slack_api_url(const struct fake_slack *fs)

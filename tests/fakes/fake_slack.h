@@ -102,6 +102,14 @@ void fake_slack_set_hello(struct fake_slack *fs, const char *json);
 /* 0: new connections get no hello (a client must give up on them). */
 void fake_slack_set_send_hello(struct fake_slack *fs, int on);
 
+/* The host apps.connections.open names (default "127.0.0.1"; "localhost" makes the client resolve it). */
+void fake_slack_set_ws_host(struct fake_slack *fs, const char *host);
+/*
+ * Serves Socket Mode over TLS as well (cert and key: PEM files) and makes
+ * apps.connections.open answer wss:// URLs. 0 on success.
+ */
+int fake_slack_enable_tls(struct fake_slack *fs, const char *cert, const char *key);
+
 /* Connections that said hello and are still up (frozen ones excluded). */
 int fake_slack_open_conns(const struct fake_slack *fs);
 /* Connections accepted so far. */

@@ -449,6 +449,89 @@ static void test_slack_several_connections_kept_open(void **state)
 	slack_h_free(&h);
 }
 
+static int opens_at_least5(void *arg)
+{
+	return ((struct open_log *)arg)->n >= 5;
+}
+
+/* Failures back off exponentially (with jitter) up to reconnect_max_ms. */
+static void test_slack_reconnect_backoff_grows_and_is_capped(void **state)
+{
+	struct slack_h h;
+	struct open_log o = { .h = &h };
+	uint64_t gap[4];
+
+	start_connected(&h, FAST);
+	fake_slack_on_call(h.fs, log_opens, &o);
+	fake_slack_set_open_error(h.fs, "internal_error"); /* transient: retried */
+	fake_slack_drop(h.fs, 0);
+	assert_true(slack_h_run_until(&h, opens_at_least5, &o, 10000));
+	for (int i = 0; i < 4; i++)
+		gap[i] = (o.at_ns[i + 1] - o.at_ns[i]) / 1000000u;
+	/* min 200 ms, doubling, jitter in the upper half, cap 1000 ms */
+	assert_true(gap[0] >= 190 && gap[0] <= 450);
+	assert_true(gap[1] >= 390 && gap[1] <= 850);
+	assert_true(gap[2] >= 490 && gap[2] <= 1200);
+	assert_true(gap[3] >= 490 && gap[3] <= 1200);
+	assert_false(slack_ops.ready(h.state));
+	assert_true(metrics_value("tier0_slack_reconnects_total", "reason=\"open_failed\"") >= 3);
+	slack_h_free(&h);
+}
+
+/* A host name in the URL is resolved off the loop (uv_getaddrinfo), not by lws. */
+static void test_slack_socket_url_with_host_name_is_resolved(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .conns = 1 };
+
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_auth(h.fs, NULL, "U111", "B111", NULL);
+	fake_slack_set_ws_host(h.fs, "localhost");
+	assert_int_equal(slack_h_start(&h), T0_OK);
+	assert_true(slack_h_run_until(&h, conns_open, &w, 5000));
+	slack_h_free(&h);
+}
+
+static int connect_failures(void *arg)
+{
+	return metrics_value("tier0_slack_reconnects_total", "reason=\"connect_failed\"") >= 2;
+}
+
+/* wss: the certificate is checked; an unknown CA is refused, a trusted one accepted. */
+static void test_slack_wss_verifies_the_certificate(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .conns = 1 };
+	struct wait r = { .h = &h, .method = "chat.postMessage", .n = 1 };
+	json_t *p;
+
+	unsetenv("SSL_CERT_FILE");
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	assert_int_equal(fake_slack_enable_tls(h.fs, "tests/data/tls/selfsigned.crt",
+					       "tests/data/tls/selfsigned.key"), 0);
+	assert_int_equal(slack_h_start(&h), T0_OK);
+	assert_true(slack_h_run_until(&h, connect_failures, NULL, 8000));
+	assert_int_equal(fake_slack_open_conns(h.fs), 0);
+	assert_false(slack_ops.ready(h.state));
+	slack_h_free(&h);
+
+	/* the same server, its CA trusted (OpenSSL's SSL_CERT_FILE): connected over TLS */
+	setenv("SSL_CERT_FILE", "tests/data/tls/selfsigned.crt", 1);
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_auth(h.fs, NULL, "U111", "B111", NULL);
+	fake_slack_add_user(h.fs, "U222", "sam", "sam.okoro@example.com");
+	assert_int_equal(fake_slack_enable_tls(h.fs, "tests/data/tls/selfsigned.crt",
+					       "tests/data/tls/selfsigned.key"), 0);
+	assert_int_equal(slack_h_start(&h), T0_OK);
+	assert_true(slack_h_run_until(&h, conns_open, &w, 8000));
+	p = mention_payload("<@U111> who owns payment-api", "EvTLS", NULL);
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 1);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, calls_at_least, &r, 5000));
+	unsetenv("SSL_CERT_FILE");
+	slack_h_free(&h);
+}
+
 /* ---- start-up ---- */
 
 static void test_slack_invalid_auth_at_start_is_a_config_error(void **state)
@@ -1007,6 +1090,9 @@ int main(void)
 		cmocka_unit_test(test_slack_link_disabled_is_not_ready_and_waits_long),
 		cmocka_unit_test(test_slack_warning_opens_replacement_first),
 		cmocka_unit_test(test_slack_several_connections_kept_open),
+		cmocka_unit_test(test_slack_reconnect_backoff_grows_and_is_capped),
+		cmocka_unit_test(test_slack_socket_url_with_host_name_is_resolved),
+		cmocka_unit_test(test_slack_wss_verifies_the_certificate),
 		cmocka_unit_test(test_slack_invalid_auth_at_start_is_a_config_error),
 		cmocka_unit_test(test_slack_invalid_auth_makes_tier0_run_exit_2),
 		cmocka_unit_test(test_slack_check_config_reports_missing_scope),

@@ -339,11 +339,19 @@ static void on_dns(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	free(req);
 	c->dns = NULL;
 	if (status == 0 && res && c->state == SC_DNS) {
-		const void *a = res->ai_family == AF_INET6
-					? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-					: (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+		const struct addrinfo *pick = res;
+		const void *a;
 
-		inet_ntop(res->ai_family, a, c->addr, sizeof(c->addr));
+		/* IPv4 first: a host with an AAAA record may still not route IPv6 */
+		for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+			if (ai->ai_family == AF_INET) {
+				pick = ai;
+				break;
+			}
+		a = pick->ai_family == AF_INET6
+			    ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+			    : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+		inet_ntop(pick->ai_family, a, c->addr, sizeof(c->addr));
 		uv_freeaddrinfo(res);
 		ws_connect(c);
 		return;
