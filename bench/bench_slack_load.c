@@ -6,11 +6,12 @@
  * reply latency (frame written -> chat.postMessage arrived), lost and
  * duplicated replies. The bot's peak RSS is read from /proc at the end.
  *
- *   ./build/bench/bench_slack_load [-s SECONDS] [-r 50,200,1000] [-b 2000] [--long]
+ *   ./build/bench/bench_slack_load [-s SECONDS] [-r 50,200,1000] [-b 2000] [--long] [--memory-store]
  *
  * Defaults: 3 s per rate (--long: 10 s, the issue's figure), rates 50, 200
  * and 1000 events/s, a burst of 2000. Pacing is off (it would hold replies
  * to one message per second per channel on purpose); 20 channels, 50 people.
+ * --memory-store keeps SQLite in memory (to tell store time from the rest).
  */
 #include <errno.h>
 #include <signal.h>
@@ -339,6 +340,8 @@ static long proc_kb(const char *field)
 	return kb;
 }
 
+static int memory_store;
+
 static int parent_main(const char *api_url, int done_fd, const char *dir)
 {
 	struct parent pa = { 0 };
@@ -354,11 +357,12 @@ static int parent_main(const char *api_url, int done_fd, const char *dir)
 
 	snprintf(path, sizeof(path), "%s/tier0.yaml", dir);
 	snprintf(yaml, sizeof(yaml),
-		 "log:\n  level: %s\nstore:\n  path: %s/bench.db\nhttp:\n  enabled: false\n"
+		 "log:\n  level: %s\nstore:\n  path: %s%s\nhttp:\n  enabled: false\n"
 		 "catalog:\n  files: [\"%s/catalog/*.yaml\"]\nrunbooks:\n  paths: [\"%s/runbooks\"]\n"
 		 "slack:\n  app_token: xapp-bench\n  bot_token: xoxb-bench\n  api_url: \"%s\"\n"
 		 "  pacing:\n    enabled: false\n",
-		 getenv("T0_BENCH_LOG") ? "debug" : "error", dir, T0_DEMO_DIR, T0_DEMO_DIR, api_url);
+		 getenv("T0_BENCH_LOG") ? "debug" : "error", memory_store ? "\":memory:\"" : dir,
+		 memory_store ? "" : "/bench.db", T0_DEMO_DIR, T0_DEMO_DIR, api_url);
 	fp = fopen(path, "w");
 	if (!fp)
 		return 1;
@@ -438,10 +442,14 @@ int main(int argc, char **argv)
 			g.seconds = 10;
 		else if (!strcmp(argv[i], "-r") && i + 1 < argc)
 			parse_rates(argv[++i], &g);
+		else if (!strcmp(argv[i], "--memory-store"))
+			memory_store = 1;
 		else if (!strcmp(argv[i], "-b") && i + 1 < argc)
 			g.burst = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [-s SECONDS] [-r 50,200,1000] [-b 2000] [--long]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [-s SECONDS] [-r 50,200,1000] [-b 2000] [--long] [--memory-store]\n",
+				argv[0]);
 			return 2;
 		}
 	}

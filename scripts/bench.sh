@@ -50,3 +50,6 @@ sleep 0.5
 echo "daemon idle RSS: $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") kB (peak $(awk '/^VmHWM/ {print $2}' "/proc/$pid/status") kB)"
 kill -TERM "$pid"
 wait "$pid"
+
+echo "== Slack load against the fake Slack (bench/README.md, ## Slack; SLACK_BENCH_ARGS=--long for 10 s)"
+./build/bench/bench_slack_load ${SLACK_BENCH_ARGS:-}
