@@ -23,6 +23,7 @@
 #include "bot/adapter.h"
 #include "bot/audit.h"
 #include "bot/bot.h"
+#include "bot/handlers.h"
 #include "bot/log.h"
 #include "bot/loop.h"
 #include "bot/metrics.h"
@@ -924,6 +925,175 @@ static void test_slack_button_click_updates_message_and_removes_buttons(void **s
 	slack_h_free(&h);
 }
 
+/* ---- slow answers, errors, caches ---- */
+
+struct slow {
+	struct bot_pending *p;
+	uv_timer_t t;
+};
+
+static struct slow slow;
+
+static void slow_done(uv_timer_t *t)
+{
+	struct reply *r = reply_new();
+
+	reply_set_text(r, "pong, eventually");
+	bot_pending_finish(slow.p, r);
+	slow.p = NULL;
+}
+
+/* A handler that waits on an outside service: answers 300 ms later. */
+static int slow_ping(struct bot *b, const struct handler_req *req, struct reply *r)
+{
+	slow.p = bot_pending_take(req);
+	uv_timer_start(&slow.t, slow_done, 300, 0);
+	return T0_OK;
+}
+
+static void test_slack_slow_answer_goes_to_response_url_ack_not_held(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "response_url", .n = 1 };
+	struct wait m = { .h = &h, .method = "chat.postMessage", .n = 1 };
+	const struct fake_slack_env *e;
+	json_t *p;
+
+	start_connected(&h, FAST);
+	/* the person is cached first, so the command could be answered in its ack */
+	p = mention_payload("<@U111> who owns payment-api", "EvW1", NULL);
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 0);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, calls_at_least, &m, 5000));
+	uv_timer_init(loop_uv(h.l), &slow.t);
+	handler_register("ping", slow_ping);
+	p = command_payload(&h, "/tier0", "ping", 3);
+	fake_slack_send_envelope(h.fs, "slash_commands", p, 0, 1, 1);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	handler_register("ping", NULL);
+	uv_close((uv_handle_t *)&slow.t, NULL);
+	e = fake_slack_env_at(h.fs, 1);
+	/* the ack left at once, empty; the answer came through the response_url */
+	assert_int_equal(e->acks, 1);
+	assert_null(e->ack_payload);
+	assert_true(e->acked_ns - e->sent_ns < 100u * 1000 * 1000);
+	assert_true(fake_slack_nth(h.fs, "response_url", 0)->at_ns - e->acked_ns >= 250u * 1000 * 1000);
+	assert_non_null(strstr(fake_slack_nth(h.fs, "response_url", 0)->body, "pong, eventually"));
+	slack_h_free(&h);
+}
+
+static void test_slack_ok_false_logged_with_method_and_error(void **state)
+{
+	struct slack_h h;
+	struct sent s = { 0 };
+	struct reply_target to = { .channel = "C404" };
+	struct reply *r = reply_new();
+	char *logs = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&logs, &len);
+
+	start_connected(&h, FAST NO_PACING);
+	fake_slack_fail_next(h.fs, "chat.postMessage", 200, NULL,
+			     "{\"ok\":false,\"error\":\"channel_not_found\"}", 1);
+	log_set_stream(fp);
+	log_set_level(LOG_LEVEL_WARN);
+	reply_set_text(r, "into the void");
+	assert_int_equal(bot_post(h.bot, "slack", &to, r, on_sent, &s), T0_OK);
+	reply_free(r);
+	assert_true(slack_h_run_until(&h, sent1, &s, 5000));
+	log_set_level(getenv("T0_TEST_LOG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERR);
+	log_set_stream(NULL);
+	fclose(fp);
+	assert_int_not_equal(s.rc[0], T0_OK);
+	assert_non_null(strstr(logs, "\"msg\":\"api_error\",\"method\":\"chat.postMessage\",\"error\":\"channel_not_found\""));
+	assert_null(strstr(logs, "xoxb-test-token")); /* never a token in the log */
+	free(logs);
+	slack_h_free(&h);
+}
+
+static void mention_from(struct slack_h *h, const char *id, const char *channel)
+{
+	json_t *p = mention_payload("<@U111> who owns payment-api", id, NULL);
+
+	if (channel)
+		json_object_set_new(json_object_get(p, "event"), "channel", json_string(channel));
+	fake_slack_send_envelope(h->fs, "events_api", p, 0, 0, 0);
+	json_decref(p);
+}
+
+static void test_slack_users_info_cached_until_ttl(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "chat.postMessage", .n = 2 };
+
+	start_connected(&h, FAST NO_PACING "  users_cache_ttl_s: 60\n");
+	mention_from(&h, "EvT1", NULL);
+	mention_from(&h, "EvT2", NULL);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	assert_int_equal(fake_slack_count(h.fs, "users.info"), 1);
+	/* a minute later the entry is stale: asked again */
+	t0_set_fake_now_ms(t0_now_ms() + 61000);
+	mention_from(&h, "EvT3", NULL);
+	w.n = 3;
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	t0_set_fake_now_ms(0);
+	assert_int_equal(fake_slack_count(h.fs, "users.info"), 2);
+	slack_h_free(&h);
+}
+
+static void test_slack_channel_listed_by_name_found_with_conversations_info(void **state)
+{
+	struct slack_h h;
+	struct wait w = { .h = &h, .method = "chat.postMessage", .n = 2 };
+	struct wait a = { .h = &h, .n = 3 };
+	json_t *p;
+
+	start_connected(&h, FAST NO_PACING "  channels: [\"#ops\"]\n");
+	fake_slack_add_channel(h.fs, "C0OPS", "ops");
+	fake_slack_add_channel(h.fs, "C0RND", "random");
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+
+		p = fixture_json("events_api/message_channel_user.json");
+		snprintf(id, sizeof(id), "EvN%d", i);
+		json_object_set_new(json_object_get(p, "event"), "user", json_string("U222"));
+		json_object_set_new(json_object_get(p, "event"), "channel",
+				    json_string(i < 2 ? "C0OPS" : "C0RND"));
+		json_object_set_new(json_object_get(p, "event"), "text", json_string("who owns payment-api"));
+		json_object_set_new(p, "event_id", json_string(id));
+		fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 0);
+		json_decref(p);
+	}
+	assert_true(slack_h_run_until(&h, acked_at_least, &a, 5000));
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	slack_h_run_for(&h, 200);
+	assert_int_equal(fake_slack_count(h.fs, "chat.postMessage"), 2); /* #ops yes, #random no */
+	assert_int_equal(fake_slack_count(h.fs, "conversations.info"), 2); /* once per channel */
+	slack_h_free(&h);
+}
+
+static void test_slack_connections_open_429_waits_retry_after(void **state)
+{
+	struct slack_h h;
+	struct open_log o = { .h = &h };
+
+	start_connected(&h, FAST);
+	fake_slack_on_call(h.fs, log_opens, &o);
+	fake_slack_fail_next(h.fs, "apps.connections.open", 429, "Retry-After: 2\r\n",
+			     "{\"ok\":false,\"error\":\"ratelimited\"}", 1);
+	fake_slack_drop(h.fs, 0);
+	{
+		struct wait w = { .h = &h, .conns = 2 };
+
+		assert_true(slack_h_run_until(&h, accepted_at_least, &w, 8000));
+	}
+	assert_int_equal(o.n, 2);
+	assert_true(o.at_ns[1] - o.at_ns[0] >= 1900u * 1000 * 1000);
+	assert_int_equal(metrics_value("tier0_slack_reconnects_total", "reason=\"ratelimited\""), 1);
+	slack_h_free(&h);
+}
+
 /* ---- no loops ---- */
 
 static void send_event_fixture(struct slack_h *h, const char *rel, const char *event_id)
@@ -1100,6 +1270,11 @@ int main(void)
 		cmocka_unit_test(test_slack_pacing_coalesces_a_burst_into_a_summary_thread),
 		cmocka_unit_test(test_slack_slash_command_ack_payload_or_response_url),
 		cmocka_unit_test(test_slack_button_click_updates_message_and_removes_buttons),
+		cmocka_unit_test(test_slack_slow_answer_goes_to_response_url_ack_not_held),
+		cmocka_unit_test(test_slack_ok_false_logged_with_method_and_error),
+		cmocka_unit_test(test_slack_users_info_cached_until_ttl),
+		cmocka_unit_test(test_slack_channel_listed_by_name_found_with_conversations_info),
+		cmocka_unit_test(test_slack_connections_open_429_waits_retry_after),
 		cmocka_unit_test(test_slack_own_and_other_bots_messages_ignored),
 		cmocka_unit_test(test_slack_dm_answered_and_unlisted_channel_ignored),
 		cmocka_unit_test(test_slack_actor_email_reaches_the_audit_chain),
