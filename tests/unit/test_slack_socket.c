@@ -1283,6 +1283,5 @@ int main(void)
 	};
 
 	log_set_level(getenv("T0_TEST_LOG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERR);
-	srand(12345);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

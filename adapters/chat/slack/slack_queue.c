@@ -60,6 +60,7 @@ struct q_chan {
 	int64_t burst_until_ms, burst_first_ms;
 	size_t burst_count;
 	int burst_dirty;
+	int64_t no_summary_until; /* a refused summary: send one by one for a while */
 };
 
 struct slack_queue {
@@ -286,6 +287,8 @@ static void on_sent(void *arg, const struct slack_api_result *res)
 		/* Slack refused (channel_not_found, msg_too_long, ...) or the answer was lost. */
 		log_err("slack", "post_failed", "channel=%s error=%s messages=%d", ch->id,
 			res->error ? res->error : "unknown", snd->summary ? 0 : 1);
+		if (snd->summary)
+			ch->no_summary_until = now + Q_BURST_WINDOW_MS;
 		while (items) {
 			struct q_item *it = items;
 
@@ -467,7 +470,7 @@ static void pump(struct q_chan *ch)
 	    ch->burst_ts && now < ch->burst_until_ms) {
 		msg = take_batch(ch, &snd->items);
 		rc = post(ch, snd, msg, ch->burst_ts, "chat.postMessage", NULL);
-	} else if (set->pacing && set->coalesce_after > 0 &&
+	} else if (set->pacing && set->coalesce_after > 0 && now >= ch->no_summary_until &&
 		   leading_run(ch) >= (size_t)set->coalesce_after) {
 		snd->summary = 1;
 		log_info("slack", "burst", "channel=%s queued=%zu", ch->id, ch->n);

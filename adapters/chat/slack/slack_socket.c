@@ -195,6 +195,19 @@ static void abandon_acks(struct slack_conn *c)
 		slack_work_kick(c->s);
 }
 
+/* Jitter only has to spread replicas apart; a per-process xorshift seeded from the clock does. */
+static uint64_t jitter_rand(void)
+{
+	static uint64_t x;
+
+	if (!x)
+		x = t0_mono_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
 static int64_t backoff_ms(struct slack_slot *slot)
 {
 	const struct slack_settings *set = &slot->s->set;
@@ -207,7 +220,7 @@ static int64_t backoff_ms(struct slack_slot *slot)
 	if (slot->attempt < 30)
 		slot->attempt++;
 	/* jitter: anywhere in the upper half, so replicas do not reconnect in step */
-	return d / 2 + (int64_t)((uint64_t)rand() % (uint64_t)(d / 2 + 1));
+	return d / 2 + (int64_t)(jitter_rand() % (uint64_t)(d / 2 + 1));
 }
 
 /* The connection ended before or after hello; the slot decides what comes next. */
