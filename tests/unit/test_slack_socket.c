@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -24,6 +28,7 @@
 #include "bot/audit.h"
 #include "bot/bot.h"
 #include "bot/handlers.h"
+#include "bot/http_client.h"
 #include "bot/log.h"
 #include "bot/loop.h"
 #include "bot/metrics.h"
@@ -53,6 +58,13 @@ static int calls_at_least(void *arg)
 	struct wait *w = arg;
 
 	return fake_slack_count(w->h->fs, w->method) >= w->n;
+}
+
+static int conns_open_fake(void *arg)
+{
+	struct wait *w = arg;
+
+	return fake_slack_open_conns(w->h->fs) >= w->conns;
 }
 
 static int conns_open(void *arg)
@@ -576,38 +588,45 @@ static int child_done(void *arg)
  * Runs the real binary with `cmd --config <file>` (a config pointing at the
  * fake) while the fake is served on this loop; its stderr goes to errpath.
  */
-static int64_t run_tier0(struct slack_h *h, const char *cmd, const char *slack_extra, char *errbuf,
-			 size_t errlen)
+struct spawned {
+	char dir[32], path[128], errpath[128];
+	uv_process_t proc;
+	struct child c;
+};
+
+/* Starts the real binary: `cmd --config <file>`, a config pointing at the fake. */
+static void spawn_tier0(struct slack_h *h, struct spawned *sp, const char *cmd,
+			const char *http_yaml, const char *slack_extra)
 {
-	char dir[] = "/tmp/t0slack.XXXXXX", path[128], errpath[128], yaml[1024], cwd[512];
+	char yaml[2048], cwd[512];
 	const char *args[5];
 	uv_process_options_t o;
-	uv_process_t proc;
 	uv_stdio_container_t stdio[3];
-	struct child c = { 0 };
 	FILE *fp;
 	int efd;
-	size_t n;
 
-	assert_non_null(mkdtemp(dir));
+	memset(sp, 0, sizeof(*sp));
+	snprintf(sp->dir, sizeof(sp->dir), "/tmp/t0slack.XXXXXX");
+	assert_non_null(mkdtemp(sp->dir));
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	snprintf(path, sizeof(path), "%s/tier0.yaml", dir);
-	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
+	snprintf(sp->path, sizeof(sp->path), "%s/tier0.yaml", sp->dir);
+	snprintf(sp->errpath, sizeof(sp->errpath), "%s/stderr", sp->dir);
 	snprintf(yaml, sizeof(yaml),
-		 "log:\n  level: error\nstore:\n  path: \":memory:\"\nhttp:\n  enabled: false\n"
+		 "log:\n  level: error\nstore:\n  path: \":memory:\"\nhttp:\n%s"
 		 "catalog:\n  files: [\"%s/config/demo/catalog/*.yaml\"]\n"
 		 "slack:\n  app_token: xapp-1-x\n  bot_token: xoxb-x\n  api_url: \"%s\"\n%s",
-		 cwd, fake_slack_api_url(h->fs), slack_extra ? slack_extra : "");
-	fp = fopen(path, "w");
+		 http_yaml ? http_yaml : "  enabled: false\n", cwd, fake_slack_api_url(h->fs),
+		 slack_extra ? slack_extra : "");
+	fp = fopen(sp->path, "w");
 	assert_non_null(fp);
 	fputs(yaml, fp);
 	fclose(fp);
-	efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	efd = open(sp->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(efd >= 0);
 	args[0] = T0_TEST_BIN;
 	args[1] = cmd;
 	args[2] = "--config";
-	args[3] = path;
+	args[3] = sp->path;
 	args[4] = NULL;
 	memset(&o, 0, sizeof(o));
 	memset(stdio, 0, sizeof(stdio));
@@ -620,19 +639,120 @@ static int64_t run_tier0(struct slack_h *h, const char *cmd, const char *slack_e
 	o.exit_cb = on_exit_cb;
 	o.stdio = stdio;
 	o.stdio_count = 3;
-	proc.data = &c;
-	assert_int_equal(uv_spawn(loop_uv(h->l), &proc, &o), 0);
+	sp->proc.data = &sp->c;
+	assert_int_equal(uv_spawn(loop_uv(h->l), &sp->proc, &o), 0);
 	close(efd);
-	assert_true(slack_h_run_until(h, child_done, &c, 20000));
-	fp = fopen(errpath, "r");
+}
+
+/* Waits for it to exit; its stderr into errbuf; returns the exit status. */
+static int64_t wait_tier0(struct slack_h *h, struct spawned *sp, char *errbuf, size_t errlen)
+{
+	FILE *fp;
+	size_t n;
+
+	assert_true(slack_h_run_until(h, child_done, &sp->c, 30000));
+	fp = fopen(sp->errpath, "r");
 	assert_non_null(fp);
 	n = fread(errbuf, 1, errlen - 1, fp);
 	errbuf[n] = '\0';
 	fclose(fp);
-	unlink(errpath);
-	unlink(path);
-	rmdir(dir);
-	return c.status;
+	unlink(sp->errpath);
+	unlink(sp->path);
+	rmdir(sp->dir);
+	return sp->c.status;
+}
+
+static int64_t run_tier0(struct slack_h *h, const char *cmd, const char *slack_extra, char *errbuf,
+			 size_t errlen)
+{
+	struct spawned sp;
+
+	spawn_tier0(h, &sp, cmd, NULL, slack_extra);
+	return wait_tier0(h, &sp, errbuf, errlen);
+}
+
+struct fetched {
+	int done;
+	long status;
+	char body[65536];
+};
+
+static void on_fetched(const struct http_resp *resp, void *arg)
+{
+	struct fetched *f = arg;
+
+	f->done = 1;
+	f->status = resp->status;
+	snprintf(f->body, sizeof(f->body), "%.*s", (int)resp->body_len, resp->body ? resp->body : "");
+}
+
+static int fetched_done(void *arg)
+{
+	return ((struct fetched *)arg)->done;
+}
+
+static void fetch(struct slack_h *h, int port, const char *path, struct fetched *f)
+{
+	char url[96];
+	struct http_req req = { .method = "GET", .url = url, .timeout_ms = 3000 };
+
+	memset(f, 0, sizeof(*f));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	assert_int_equal(http_request(h->l, &req, on_fetched, f), T0_OK);
+	assert_true(slack_h_run_until(h, fetched_done, f, 5000));
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* The daemon end to end: connected, /readyz, an answer, /metrics, SIGTERM -> exit 0. */
+static void test_slack_tier0_run_answers_reports_ready_and_stops_cleanly(void **state)
+{
+	struct slack_h h;
+	struct spawned sp;
+	struct wait c = { .h = &h, .conns = 1 };
+	struct wait w = { .h = &h, .method = "chat.postMessage", .n = 1 };
+	struct fetched f;
+	char http[96], err[16384];
+	int port = free_port();
+	json_t *p;
+
+	assert_int_equal(slack_h_init(&h, FAST, 0), 0);
+	fake_slack_set_auth(h.fs, NULL, "U111", "B111", NULL);
+	fake_slack_add_user(h.fs, "U222", "sam", "sam.okoro@example.com");
+	snprintf(http, sizeof(http), "  listen: \"127.0.0.1:%d\"\n", port);
+	spawn_tier0(&h, &sp, "run", http, NULL);
+	/* the fake counts the daemon's connection (the harness's own adapter is not started) */
+	assert_true(slack_h_run_until(&h, conns_open_fake, &c, 10000));
+	slack_h_run_for(&h, 100);
+	fetch(&h, port, "/readyz", &f);
+	assert_int_equal(f.status, 200);
+	assert_non_null(strstr(f.body, "slack: connected"));
+	p = mention_payload("<@U111> who owns payment-api", "EvRun1", NULL);
+	fake_slack_send_envelope(h.fs, "events_api", p, 0, 0, 1);
+	json_decref(p);
+	assert_true(slack_h_run_until(&h, calls_at_least, &w, 5000));
+	fetch(&h, port, "/metrics", &f);
+	assert_int_equal(f.status, 200);
+	assert_non_null(strstr(f.body, "tier0_slack_connections_open 1"));
+	assert_non_null(strstr(f.body, "tier0_slack_envelopes_total{type=\"events_api\"} 1"));
+	assert_int_equal(uv_process_kill(&sp.proc, SIGTERM), 0);
+	assert_int_equal(wait_tier0(&h, &sp, err, sizeof(err)), 0);
+	/* Slack saw the connection close */
+	slack_h_run_for(&h, 200);
+	assert_int_equal(fake_slack_open_conns(h.fs), 0);
+	slack_h_free(&h);
 }
 
 /* `tier0 run` itself: invalid_auth -> exit status 2. */
@@ -1266,6 +1386,7 @@ int main(void)
 		cmocka_unit_test(test_slack_invalid_auth_at_start_is_a_config_error),
 		cmocka_unit_test(test_slack_invalid_auth_makes_tier0_run_exit_2),
 		cmocka_unit_test(test_slack_check_config_reports_missing_scope),
+		cmocka_unit_test(test_slack_tier0_run_answers_reports_ready_and_stops_cleanly),
 		cmocka_unit_test(test_slack_429_retry_after_honoured_and_order_kept),
 		cmocka_unit_test(test_slack_pacing_coalesces_a_burst_into_a_summary_thread),
 		cmocka_unit_test(test_slack_slash_command_ack_payload_or_response_url),
