@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "adapters/chat/teams/teams.h"
+#include "adapters/chat/slack/slack.h"
 #include "bot/app.h"
 #include "bot/audit.h"
 #include "bot/bot.h"
@@ -205,6 +206,12 @@ static int cmd_check_config(int argc, char **argv)
 	if (rc != T0_OK) {
 		fprintf(stderr, "tier0: %s\n", err);
 		return T0_EXIT_USAGE;
+	}
+	/* Adapters that can ask their platform whether the credentials will do. */
+	rc = slack_check_config(w->cfg, stderr);
+	if (rc != T0_EXIT_OK) {
+		bot_world_free(w);
+		return rc;
 	}
 	fprintf(stderr, "tier0: %s is valid\n", o.config);
 	bot_world_free(w);

@@ -114,6 +114,9 @@ static int check_rate(struct vctx *v, json_t *val, const char *path, const struc
 static int check_base_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_scalars(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 static int check_action(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_slack(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_slack_api_url(struct vctx *v, json_t *val, const char *path, const struct loc *at);
+static int check_slack_channel(struct vctx *v, json_t *val, const char *path, const struct loc *at);
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 
@@ -490,6 +493,52 @@ static const struct cfg_key executors_keys[] = {
 	{ 0 },
 };
 
+static const char *const slack_modes[] = { "socket", "http", NULL };
+
+/* Outbound pacing per channel (adapters/chat/slack/slack_queue.c). */
+static const struct cfg_key slack_pacing_keys[] = {
+	{ .name = "enabled", .kind = CFG_BOOL, .flags = CFG_DEF, .def_int = 1 },
+	{ .name = "messages_per_second", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 1, .min = 1, .max = 100 },
+	{ .name = "burst", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 3, .min = 1,
+	  .max = 100 },
+	{ .name = "coalesce_after", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 10,
+	  .min = 0, .max = 10000 },
+	{ 0 },
+};
+
+/*
+ * The slack section switches the Slack adapter on; which tokens are required
+ * depends on slack.mode, so check_slack looks at the section as a whole.
+ */
+static const struct cfg_key slack_keys[] = {
+	{ .name = "app_token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "bot_token", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "signing_secret", .kind = CFG_STR, .flags = CFG_SECRET },
+	{ .name = "mode", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "socket",
+	  .oneof = slack_modes },
+	{ .name = "api_url", .kind = CFG_STR, .flags = CFG_DEF, .def_str = "https://slack.com/api/",
+	  .check = check_slack_api_url },
+	{ .name = "connections", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 1,
+	  .min = 1, .max = 10 },
+	{ .name = "slash_commands", .kind = CFG_MAP, .flags = CFG_DEF, .item = CFG_STR,
+	  .check = check_commands },
+	{ .name = "channels", .kind = CFG_LIST, .flags = CFG_DEF, .item = CFG_STR,
+	  .check = check_slack_channel },
+	{ .name = "pacing", .kind = CFG_OBJ, .keys = slack_pacing_keys },
+	{ .name = "users_cache_ttl_s", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 3600, .min = 0, .max = 7 * 86400 },
+	{ .name = "ping_interval_s", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 10,
+	  .min = 1, .max = 300 },
+	{ .name = "pong_timeout_s", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE, .def_int = 10,
+	  .min = 1, .max = 300 },
+	{ .name = "reconnect_min_ms", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 1000, .min = 10, .max = 600000 },
+	{ .name = "reconnect_max_ms", .kind = CFG_INT, .flags = CFG_DEF | CFG_RANGE,
+	  .def_int = 60000, .min = 10, .max = 3600000 },
+	{ 0 },
+};
+
 /* Top level: one line per section. A new section is one table plus one line here. */
 static const struct cfg_key root_keys[] = {
 	{ .name = "log", .kind = CFG_OBJ, .keys = log_keys },
@@ -513,6 +562,7 @@ static const struct cfg_key root_keys[] = {
 	  .check = check_action },
 	{ .name = "action_policy", .kind = CFG_OBJ, .keys = action_policy_keys },
 	{ .name = "executors", .kind = CFG_OBJ, .keys = executors_keys },
+	{ .name = "slack", .kind = CFG_OBJ, .keys = slack_keys, .check = check_slack },
 	{ 0 },
 };
 
@@ -1651,6 +1701,73 @@ static int check_action(struct vctx *v, json_t *val, const char *path, const str
 	return verr(v, at, path, "%s", msg);
 }
 
+/* A token of the right kind: "xoxb-" for the bot, "xapp-" for Socket Mode. */
+static int slack_token_check(struct vctx *v, json_t *sec, const char *path, const struct loc *at,
+			     const char *key, const char *prefix, const char *what)
+{
+	const json_t *t = json_object_get(sec, key);
+	char sub[CFG_MAX_PATH];
+	struct loc kl = { .up = at, .parent = sec, .key = key };
+
+	path_key(sub, sizeof(sub), path, key);
+	if (!json_is_string(t) || json_string_length(t) == 0)
+		return verr(v, at, sub, "required key is missing (%s)", what);
+	if (prefix && strncmp(json_string_value(t), prefix, strlen(prefix)) != 0)
+		return verr(v, &kl, sub, "expected a token starting with '%s' (%s)", prefix, what);
+	return T0_OK;
+}
+
+static int check_slack(struct vctx *v, json_t *val, const char *path, const struct loc *at)
+{
+	const char *mode = json_string_value(json_object_get(val, "mode"));
+	int rc;
+
+	rc = slack_token_check(v, val, path, at, "bot_token", "xoxb-",
+			       "the bot token from OAuth & Permissions");
+	if (rc == T0_OK && (!mode || strcmp(mode, "socket") == 0))
+		rc = slack_token_check(v, val, path, at, "app_token", "xapp-",
+				       "an app-level token with connections:write, for Socket Mode");
+	if (rc == T0_OK && mode && strcmp(mode, "http") == 0)
+		rc = slack_token_check(v, val, path, at, "signing_secret", NULL,
+				       "the signing secret, for HTTP mode");
+	if (rc == T0_OK &&
+	    json_integer_value(json_object_get(val, "reconnect_min_ms")) >
+		    json_integer_value(json_object_get(val, "reconnect_max_ms")))
+		rc = verr(v, at, path, "reconnect_min_ms must not exceed reconnect_max_ms");
+	if (rc == T0_OK)
+		v->cfg->slack_enabled = 1;
+	return rc;
+}
+
+static int check_slack_api_url(struct vctx *v, json_t *val, const char *path,
+			       const struct loc *at)
+{
+	const char *s = json_string_value(val);
+	size_t n = strlen(s);
+
+	if ((strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) || n < 9 ||
+	    s[n - 1] != '/')
+		return verr(v, at, path,
+			    "expected an http(s) URL ending in '/', like \"https://slack.com/api/\", "
+			    "got '%s'", s);
+	return T0_OK;
+}
+
+/* A channel id (C..., G...) or a name ("#ops" or "ops"). */
+static int check_slack_channel(struct vctx *v, json_t *val, const char *path,
+			       const struct loc *at)
+{
+	const char *s = json_string_value(val);
+
+	if (s[0] == '#')
+		s++;
+	if (!s[0] || strlen(s) > 80 || strpbrk(s, " ,<>@"))
+		return verr(v, at, path,
+			    "expected a channel id (C0123ABCD) or name (#ops), got '%s'",
+			    json_string_value(val));
+	return T0_OK;
+}
+
 /* ---- typed fields ---- */
 
 static const json_t *tree_get(const json_t *tree, const char *section, const char *key)
@@ -1900,7 +2017,11 @@ static int config_fill(struct config *cfg)
 	rc = config_fill_teams(cfg);
 	if (rc != T0_OK)
 		return rc;
-	return config_fill_incidents(cfg);
+	rc = config_fill_incidents(cfg);
+	if (rc != T0_OK)
+		return rc;
+	cfg->slack = json_object_get(tree, "slack");
+	return T0_OK;
 }
 
 /* A section switches its adapter on when the file has it as a mapping (even an empty one). */

@@ -114,6 +114,10 @@ struct config {
 	const json_t *actions;       /* list, possibly empty */
 	const json_t *action_policy; /* object */
 	const json_t *executors;     /* object */
+
+	/* slack (adapters/chat/slack): on when the file has a slack section. */
+	int slack_enabled;
+	const json_t *slack; /* the effective section with defaults (borrowed from tree) */
 };
 
 enum cfg_llm_routing {

@@ -64,3 +64,5 @@ if [ -x ./build/bench/bench_llm ]; then
 	echo "== LLM agent overhead per step (fake provider: in-process, then HTTP on 127.0.0.1)"
 	./build/bench/bench_llm "${BENCH_LLM_REQUESTS:-1000}"
 fi
+echo "== Slack load against the fake Slack (bench/README.md, ## Slack; SLACK_BENCH_ARGS=--long for 10 s)"
+./build/bench/bench_slack_load ${SLACK_BENCH_ARGS:-}

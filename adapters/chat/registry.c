@@ -5,6 +5,7 @@
 #include "adapters/chat/teams/teams.h"
 #include "adapters/llm/llm.h"
 #include "adapters/context/incidents.h"
+#include "adapters/chat/slack/slack.h"
 #include "bot/adapter.h"
 #include "runbooks/actions.h"
 
@@ -14,6 +15,7 @@ const struct adapter_ops *const adapter_registry[] = {
 	&llm_ops,
 	&incidents_ops,
 	&actions_ops, /* actions with approvals: handlers and the expiry sweep */
+	&slack_ops,
 	NULL,
 };
 

@@ -118,7 +118,7 @@ static void test_config_unknown_top_level_key(void **state)
 		     "tier0.yaml:3:1: htp: unknown key 'htp' (known keys: log, store, http, "
 		     "shutdown, catalog, runbooks, console, oncall, intents, llm, teams, pagerduty, "
 		     "alertmanager, github, argocd, deployments, incidents, "
-		     "actions, action_policy, executors)");
+		     "actions, action_policy, executors, slack)");
 }
 
 static void test_config_unknown_nested_key(void **state)
@@ -712,7 +712,7 @@ static void test_config_alias_copies_are_validated(void **state)
 		     "tier0.yaml:1:1: x: unknown key 'x' (known keys: log, store, http, shutdown, "
 		     "catalog, runbooks, console, oncall, intents, llm, teams, pagerduty, "
 		     "alertmanager, github, argocd, deployments, incidents, "
-		     "actions, action_policy, executors)");
+		     "actions, action_policy, executors, slack)");
 	expect_error(*state, "log: &l {level: info}\nhttp: *l\n",
 		     "tier0.yaml:2:1: http.level: unknown key 'level' (known keys: enabled, listen, "
 		     "max_body_bytes, metrics_token, metrics_token_file)");
