@@ -570,6 +570,8 @@ static void dispatch(struct slack_job *j)
 		.action_id = j->action_id,
 		.value = j->value,
 		.is_dm = j->is_dm,
+		/* The message a button was on, so later steps can edit it in place. */
+		.message_ref = j->kind == EVENT_INTERACTION ? j->message_ts : NULL,
 	};
 
 	slack_commands_sync(s);

@@ -513,6 +513,8 @@ static void dispatch_now(struct teams_turn *u, const char *email)
 		if (!ev.action_id && u->kind == TURN_INVOKE)
 			ev.action_id = jstr(json_object_get(json_object_get(act, "value"), "action"), "verb");
 		ev.value = jstr(value, TEAMS_DATA_VALUE) ? jstr(value, TEAMS_DATA_VALUE) : "";
+		/* The card's activity, so later steps of an approval update it in place. */
+		ev.message_ref = jstr(act, "replyToId");
 	}
 	u->dispatched = 1;
 	bot_dispatch(u->t->bot, &ev, on_reply, u);
