@@ -20,6 +20,7 @@
 #include "bot/log.h"
 #include "bot/metrics.h"
 #include "bot/t0.h"
+#include "bot/urlenc.h"
 #include "bot/timeparse.h"
 #include "store/store.h"
 
@@ -207,25 +208,6 @@ static void on_http(const struct http_resp *resp, void *arg)
 	lookup_end(l);
 }
 
-static void url_enc(const char *s, char *out, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (; *s && n + 4 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-			out[n++] = (char)ch;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[ch >> 4];
-			out[n++] = hex[ch & 15];
-		}
-	}
-	out[n] = '\0';
-}
-
 static void end_later(void *arg)
 {
 	lookup_end(arg);
@@ -259,13 +241,15 @@ int argocd_fetch_history(struct argocd *ac, const char *app, const char *selecto
 	if (ac->lookups)
 		ac->lookups->prev = l;
 	ac->lookups = l;
-	if (app && *app) {
-		url_enc(app, enc, sizeof(enc));
+	if (app && *app && t0_url_encode(app, enc, sizeof(enc)) == 0) {
 		snprintf(url, sizeof(url), "%s/applications/%s", ac->base, enc);
-	} else if (selector && *selector) {
-		url_enc(selector, enc, sizeof(enc));
+	} else if (!(app && *app) && selector && *selector &&
+		   t0_url_encode(selector, enc, sizeof(enc)) == 0) {
 		snprintf(url, sizeof(url), "%s/applications?selector=%s", ac->base, enc);
 		l->listing = 1;
+	} else if ((app && *app) || (selector && *selector)) {
+		rc = T0_EINVAL;
+		snprintf(l->err, sizeof(l->err), "argocd application name or selector too long");
 	} else {
 		rc = T0_EINVAL;
 		snprintf(l->err, sizeof(l->err), "no argocd/app-name annotation");

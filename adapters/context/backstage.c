@@ -22,6 +22,7 @@
 #include "bot/loop.h"
 #include "bot/metrics.h"
 #include "bot/t0.h"
+#include "bot/urlenc.h"
 
 #define BS_URL 2048
 #define BS_MAX_RESPONSE (8u * 1024 * 1024)
@@ -267,25 +268,6 @@ static long op_left(const struct bs_op *op)
 	return now >= op->deadline_ns ? 0 : (long)((op->deadline_ns - now) / 1000000);
 }
 
-static void url_enc(const char *s, char *out, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (; *s && n + 4 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-			out[n++] = (char)ch;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[ch >> 4];
-			out[n++] = hex[ch & 15];
-		}
-	}
-	out[n] = '\0';
-}
-
 static void on_http(const struct http_resp *resp, void *arg);
 
 static int op_get(struct bs_op *op, const char *method, const char *path, const char *body)
@@ -333,9 +315,9 @@ static int ref_path(const char *ref, char *out, size_t len)
 	memcpy(ns, colon + 1, (size_t)(slash - colon - 1));
 	ns[slash - colon - 1] = '\0';
 	snprintf(name, sizeof(name), "%s", slash + 1);
-	url_enc(kind, ek, sizeof(ek));
-	url_enc(ns, ens, sizeof(ens));
-	url_enc(name, en, sizeof(en));
+	if (t0_url_encode(kind, ek, sizeof(ek)) != 0 || t0_url_encode(ns, ens, sizeof(ens)) != 0 ||
+	    t0_url_encode(name, en, sizeof(en)) != 0)
+		return T0_EINVAL;
 	snprintf(out, len, "/entities/by-name/%s/%s/%s", ek, ens, en);
 	return T0_OK;
 }
@@ -430,7 +412,10 @@ static void op_step(struct bs_op *op)
 	}
 	switch (op->step) {
 	case ST_BY_PD:
-		url_enc(op->pd_sid, enc, sizeof(enc));
+		if (t0_url_encode(op->pd_sid, enc, sizeof(enc)) != 0) {
+			rc = T0_EINVAL;
+			break;
+		}
 		snprintf(path, sizeof(path),
 			 "/entities/by-query?filter=kind%%3Dcomponent%%2Cmetadata.annotations."
 			 "pagerduty.com%%2Fservice-id%%3D%s&limit=1",
@@ -438,12 +423,18 @@ static void op_step(struct bs_op *op)
 		rc = op_get(op, "GET", path, NULL);
 		break;
 	case ST_BY_NAME:
-		url_enc(op->service, enc, sizeof(enc));
+		if (t0_url_encode(op->service, enc, sizeof(enc)) != 0) {
+			rc = T0_EINVAL;
+			break;
+		}
 		snprintf(path, sizeof(path), "/entities/by-name/component/default/%s", enc);
 		rc = op_get(op, "GET", path, NULL);
 		break;
 	case ST_BY_NAME_QUERY:
-		url_enc(op->service, enc, sizeof(enc));
+		if (t0_url_encode(op->service, enc, sizeof(enc)) != 0) {
+			rc = T0_EINVAL;
+			break;
+		}
 		snprintf(path, sizeof(path),
 			 "/entities/by-query?filter=kind%%3Dcomponent%%2Cmetadata.name%%3D%s&limit=1",
 			 enc);

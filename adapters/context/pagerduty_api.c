@@ -19,6 +19,7 @@
 #include "bot/loop.h"
 #include "bot/metrics.h"
 #include "bot/t0.h"
+#include "bot/urlenc.h"
 #include "bot/timeparse.h"
 
 #define PD_DEFAULT_TIMEOUT_MS 10000
@@ -331,26 +332,6 @@ static void op_send(struct pd_op *op)
 		op_complete(op, rc == T0_ECLOSED ? T0_ECLOSED : T0_EHTTP, 0, t0_rc_str(rc), 0, NULL);
 }
 
-/* Percent-encodes an id or value for a URL (ids are opaque strings). */
-static void url_enc(const char *s, char *out, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (; *s && n + 4 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-			out[n++] = (char)ch;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[ch >> 4];
-			out[n++] = hex[ch & 15];
-		}
-	}
-	out[n] = '\0';
-}
-
 static int op_start(struct pd_client *c, const char *method, const char *path_fmt_done,
 		    const char *list_key, const char *body, const char *from, long timeout_ms,
 		    pd_done_cb cb, void *arg)
@@ -473,7 +454,8 @@ int pd_get_service(struct pd_client *c, const char *service_id, long timeout_ms,
 
 	if (!service_id || !*service_id)
 		return T0_EINVAL;
-	url_enc(service_id, id, sizeof(id));
+	if (t0_url_encode(service_id, id, sizeof(id)) != 0)
+		return T0_EINVAL;
 	snprintf(path, sizeof(path), "/services/%s?include%%5B%%5D=escalation_policies", id);
 	return op_start(c, "GET", path, NULL, NULL, NULL, timeout_ms, cb, arg);
 }
@@ -485,7 +467,8 @@ int pd_get_incident(struct pd_client *c, const char *incident_id, long timeout_m
 
 	if (!incident_id || !*incident_id)
 		return T0_EINVAL;
-	url_enc(incident_id, id, sizeof(id));
+	if (t0_url_encode(incident_id, id, sizeof(id)) != 0)
+		return T0_EINVAL;
 	snprintf(path, sizeof(path), "/incidents/%s", id);
 	return op_start(c, "GET", path, NULL, NULL, NULL, timeout_ms, cb, arg);
 }
@@ -497,7 +480,8 @@ int pd_list_log_entries(struct pd_client *c, const char *incident_id, long timeo
 
 	if (!incident_id || !*incident_id)
 		return T0_EINVAL;
-	url_enc(incident_id, id, sizeof(id));
+	if (t0_url_encode(incident_id, id, sizeof(id)) != 0)
+		return T0_EINVAL;
 	snprintf(path, sizeof(path), "/incidents/%s/log_entries?is_overview=true&time_zone=UTC", id);
 	return op_start(c, "GET", path, "log_entries", NULL, NULL, timeout_ms, cb, arg);
 }
@@ -509,7 +493,8 @@ int pd_list_oncalls(struct pd_client *c, const char *escalation_policy_id, long 
 
 	if (!escalation_policy_id || !*escalation_policy_id)
 		return T0_EINVAL;
-	url_enc(escalation_policy_id, id, sizeof(id));
+	if (t0_url_encode(escalation_policy_id, id, sizeof(id)) != 0)
+		return T0_EINVAL;
 	snprintf(path, sizeof(path),
 		 "/oncalls?escalation_policy_ids%%5B%%5D=%s&include%%5B%%5D=users&time_zone=UTC", id);
 	return op_start(c, "GET", path, "oncalls", NULL, NULL, timeout_ms, cb, arg);
@@ -532,7 +517,8 @@ int pd_list_incidents(struct pd_client *c, const char *service_id, long long sin
 
 	if (!service_id || !*service_id)
 		return T0_EINVAL;
-	url_enc(service_id, id, sizeof(id));
+	if (t0_url_encode(service_id, id, sizeof(id)) != 0)
+		return T0_EINVAL;
 	fmt_iso(since_ms, since, sizeof(since));
 	snprintf(path, sizeof(path),
 		 "/incidents?service_ids%%5B%%5D=%s&since=%s&sort_by=created_at%%3Adesc&time_zone=UTC",
@@ -567,7 +553,8 @@ static int incident_path(const char *incident_id, const char *suffix, char *path
 
 	if (!incident_id || !*incident_id)
 		return T0_EINVAL;
-	url_enc(incident_id, id, sizeof(id));
+	if (t0_url_encode(incident_id, id, sizeof(id)) != 0)
+		return T0_EINVAL;
 	snprintf(path, len, "/incidents/%s%s", id, suffix);
 	return T0_OK;
 }

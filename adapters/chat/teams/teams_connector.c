@@ -14,6 +14,7 @@
 #include "bot/log.h"
 #include "bot/metrics.h"
 #include "bot/t0.h"
+#include "bot/urlenc.h"
 
 #define CONN_MAX_RESP (256 * 1024)
 #define CONN_AUTH_MAX 16500
@@ -51,26 +52,6 @@ const char *teams_op_name(int op)
 	return op >= 0 && op <= TEAMS_OP_MEMBER ? op_names[op] : "other";
 }
 
-static size_t pct(char *out, size_t cap, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (o + 4 >= cap)
-			return (size_t)-1;
-		if (isalnum(*p) || strchr("-._~", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
-	return o;
-}
-
 int teams_connector_url(char *out, size_t cap, int op, const char *service_url, const char *conv,
 			const char *id)
 {
@@ -85,7 +66,7 @@ int teams_connector_url(char *out, size_t cap, int op, const char *service_url, 
 	sl = strlen(service_url);
 	while (sl && service_url[sl - 1] == '/')
 		sl--;
-	if (pct(c, sizeof(c), conv) == (size_t)-1 || (id && pct(i, sizeof(i), id) == (size_t)-1))
+	if (t0_url_encode(conv, c, sizeof(c)) != 0 || (id && t0_url_encode(id, i, sizeof(i)) != 0))
 		return T0_ETOOBIG;
 	switch (op) {
 	case TEAMS_OP_SEND:
