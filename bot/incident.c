@@ -1537,3 +1537,18 @@ int incident_mgr_wait_posted(struct incident_mgr *m, const char *source, const c
 	m->pwaiters = w;
 	return T0_OK;
 }
+
+void incident_src_deploys_result(struct incident_src_result *res, int rc, int stored,
+				 const char *error)
+{
+	memset(res, 0, sizeof(*res));
+	res->deployments = stored;
+	res->status = rc == T0_OK ? INC_SRC_OK
+		      : rc == T0_ETIMEOUT ? INC_SRC_TIMEOUT
+		      : rc == T0_EINVAL || rc == T0_ENOTFOUND ? INC_SRC_NODATA
+							      : INC_SRC_FAILED;
+	if (rc == T0_OK)
+		snprintf(res->msg, sizeof(res->msg), "%d deployment%s", stored, stored == 1 ? "" : "s");
+	else
+		snprintf(res->msg, sizeof(res->msg), "%s", error ? error : t0_rc_str(rc));
+}

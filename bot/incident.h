@@ -146,6 +146,13 @@ struct incident_source {
 /* The source is copied; state must outlive the manager's use (until incident_mgr_free). */
 int incident_source_register(struct incident_mgr *m, const struct incident_source *src);
 
+/*
+ * The result of a deployment source's lookup (GitHub, Argo CD): status from
+ * rc (timeout, no data, failure), "N deployments" or the error as message.
+ */
+void incident_src_deploys_result(struct incident_src_result *res, int rc, int stored,
+				 const char *error);
+
 /* ---- tuning for tests and benchmarks (defaults from incidents.* configuration) ---- */
 
 /* Per-channel message rate: tokens per second and burst. */

@@ -359,16 +359,7 @@ static void src_done(void *arg, int rc, int stored, const char *error)
 	struct gh_src *s = arg;
 	struct incident_src_result res;
 
-	memset(&res, 0, sizeof(res));
-	res.deployments = stored;
-	res.status = rc == T0_OK ? INC_SRC_OK
-		     : rc == T0_ETIMEOUT ? INC_SRC_TIMEOUT
-		     : rc == T0_EINVAL || rc == T0_ENOTFOUND ? INC_SRC_NODATA
-							     : INC_SRC_FAILED;
-	if (rc == T0_OK)
-		snprintf(res.msg, sizeof(res.msg), "%d deployment%s", stored, stored == 1 ? "" : "s");
-	else
-		snprintf(res.msg, sizeof(res.msg), "%s", error ? error : t0_rc_str(rc));
+	incident_src_deploys_result(&res, rc, stored, error);
 	s->cb(s->arg, &res);
 	free(s);
 }
