@@ -376,7 +376,7 @@ static int parent_main(const char *api_url, int done_fd, const char *dir)
 	pa.l = loop_new(err, sizeof(err));
 	if (!pa.l)
 		goto out;
-	b->loop = pa.l;
+	bot_attach_loop(b, pa.l, 1); /* as the daemon runs: with its WAL checkpointer */
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.bot = b;
 	ctx.loop = pa.l;
@@ -401,6 +401,7 @@ static int parent_main(const char *api_url, int done_fd, const char *dir)
 	rc = 0;
 	slack_ops.stop(st);
 out:
+	bot_detach_loop(b);
 	loop_free(pa.l);
 	bot_chat_unregister_all(b);
 	if (st)

@@ -266,7 +266,7 @@ int app_main(const struct app_opts *o)
 		fprintf(stderr, "tier0: %s\n", err);
 		goto out;
 	}
-	a.bot->loop = a.loop;
+	bot_attach_loop(a.bot, a.loop, o->mode == APP_RUN);
 	if (o->mode != APP_RUN && add_adapter(&a, &console_ops) != T0_OK)
 		goto out;
 	/*
@@ -313,6 +313,7 @@ out:
 	 * The loop goes first: it fails outstanding requests (their answers still
 	 * reach live adapters) and runs until every handle has closed.
 	 */
+	bot_detach_loop(a.bot);
 	loop_free(a.loop);
 	bot_chat_unregister_all(a.bot);
 	for (size_t i = 0; i < a.nadapters; i++)

@@ -264,6 +264,8 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 	char buf[INTENT_MAX_TEXT + 256];
 	const char *text;
 	handler_fn action_fn = NULL;
+	/* The dedupe mark and the receipt share one commit: one WAL write, not two. */
+	int in_tx = store_begin(b->store) == T0_OK;
 	int rc, answered;
 
 	if (ev->event_id) {
@@ -276,6 +278,8 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 			log_info("router", "duplicate", "platform=%s event_id=%s", ev->actor.platform,
 				 ev->event_id);
 			metrics_counter_add("tier0_events_duplicate_total", NULL, 1);
+			if (in_tx)
+				store_commit(b->store);
 			cb(arg, NULL);
 			return;
 		}
@@ -293,6 +297,10 @@ void bot_dispatch(struct bot *b, const struct event *ev, bot_reply_cb cb, void *
 		metrics_counter_add("tier0_audit_failures_total", NULL, 1);
 	}
 	json_decref(detail);
+	if (in_tx && store_commit(b->store) != T0_OK) {
+		log_err("router", "commit_failed", "kind=message.received channel=%s", ev->channel);
+		store_rollback(b->store);
+	}
 
 	p = calloc(1, sizeof(*p));
 	r = reply_new();

@@ -106,6 +106,7 @@ void bot_free(struct bot *b)
 {
 	if (!b)
 		return;
+	bot_detach_loop(b);
 	/* Rate limit buckets and breakers of this bot (idempotent; the actions adapter also calls it). */
 	actions_detach(b);
 	store_close(b->store);
@@ -130,4 +131,18 @@ int bot_reload(struct bot *b, char *err, size_t errlen)
 	b->world = w;
 	log_set_level(w->cfg->log_level);
 	return T0_OK;
+}
+
+#define CHECKPOINT_MS 50
+
+int bot_attach_loop(struct bot *b, struct t0_loop *loop, int background_checkpoints)
+{
+	b->loop = loop;
+	return background_checkpoints ? store_checkpointer_start(b->store, CHECKPOINT_MS) : T0_OK;
+}
+
+void bot_detach_loop(struct bot *b)
+{
+	if (b)
+		store_checkpointer_stop(b->store);
 }

@@ -4,7 +4,9 @@
  */
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -162,7 +164,141 @@ struct store {
 		sqlite3_stmt *s;
 	} ext[STORE_MAX_EXT_STMTS];
 	size_t next;
+	struct store_ckpt *ckpt; /* background checkpointer, or NULL */
 };
+
+/*
+ * The WAL checkpointer: a thread with its own connection to the same file
+ * copies committed pages back into the database every interval. A passive
+ * checkpoint from another connection never blocks the loop's writer, which
+ * would otherwise run every 1000 pages' checkpoint inside one event's commit.
+ */
+struct store_ckpt {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	int interval_ms;
+	char *path;
+	unsigned long long runs, pages;
+};
+
+/* About 4 MB of 4 KiB pages: small resets, each a short pause for writers. */
+#define STORE_WAL_RESET_FRAMES 1000
+
+static void *ckpt_main(void *arg)
+{
+	struct store_ckpt *c = arg;
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 50);
+	/* A connection sees the WAL only once it has read the database: until then a checkpoint is a no-op. */
+	sqlite3_exec(db, "PRAGMA journal_mode", NULL, NULL, NULL);
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop) {
+		struct timespec until;
+		int log = 0, done = 0;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(c->interval_ms % 1000) * 1000000L;
+		until.tv_sec += c->interval_ms / 1000 + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&c->cv, &c->mu, &until);
+		if (c->stop)
+			break;
+		pthread_mutex_unlock(&c->mu);
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		/*
+		 * Under steady writes the WAL is never idle long enough for SQLite to
+		 * start it over, so it would grow without end. Once it is large, a
+		 * RESTART checkpoint (briefly holding writers off; nearly everything is
+		 * already copied) lets the next write start it from the beginning.
+		 */
+		if (log > STORE_WAL_RESET_FRAMES) {
+			int tlog = 0, tdone = 0;
+
+			if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, &tlog,
+						      &tdone) == SQLITE_OK)
+				done = log;
+		}
+		pthread_mutex_lock(&c->mu);
+		c->runs++;
+		if (done > 0)
+			c->pages += (unsigned long long)done;
+	}
+	pthread_mutex_unlock(&c->mu);
+	sqlite3_close(db);
+	return NULL;
+}
+
+int store_checkpointer_start(struct store *st, int interval_ms)
+{
+	struct store_ckpt *c;
+
+	if (st == NULL || interval_ms <= 0)
+		return T0_EINVAL;
+	if (st->ckpt || st->readonly || strcmp(st->path, ":memory:") == 0)
+		return T0_OK;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->path = strdup(st->path)) == NULL) {
+		free(c);
+		return T0_ENOMEM;
+	}
+	c->interval_ms = interval_ms;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+		pthread_cond_destroy(&c->cv);
+		pthread_mutex_destroy(&c->mu);
+		free(c->path);
+		free(c);
+		return T0_EIO;
+	}
+	st->ckpt = c;
+	/* The thread does it now; an inline checkpoint syncs inside an event's commit. */
+	sqlite3_wal_autocheckpoint(st->db, 0);
+	return T0_OK;
+}
+
+void store_checkpointer_stop(struct store *st)
+{
+	struct store_ckpt *c = st ? st->ckpt : NULL;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	log_debug("store", "checkpointer_stopped", "runs=%llu pages=%llu", c->runs, c->pages);
+	free(c->path);
+	free(c);
+	st->ckpt = NULL;
+	sqlite3_wal_autocheckpoint(st->db, 1000);
+}
+
+int store_checkpointer_runs(struct store *st, unsigned long long *runs, unsigned long long *pages)
+{
+	struct store_ckpt *c = st ? st->ckpt : NULL;
+
+	if (c == NULL)
+		return T0_ENOTFOUND;
+	pthread_mutex_lock(&c->mu);
+	if (runs)
+		*runs = c->runs;
+	if (pages)
+		*pages = c->pages;
+	pthread_mutex_unlock(&c->mu);
+	return T0_OK;
+}
 
 static void store_errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -296,6 +432,7 @@ void store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	store_checkpointer_stop(st);
 	for (i = 0; i < STMT__COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	for (i = 0; i < st->next; i++)

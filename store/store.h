@@ -33,6 +33,18 @@ void store_close(struct store *st);
 int store_user_version(struct store *st, int *version);
 
 /*
+ * A background thread with its own connection copies the WAL back into the
+ * database every interval_ms (a passive checkpoint, which never blocks the
+ * loop's writer); the loop connection's inline checkpoint is off while it
+ * runs, so no event waits behind one. No-op for :memory: and read-only stores.
+ * store_close stops it.
+ */
+int store_checkpointer_start(struct store *st, int interval_ms);
+void store_checkpointer_stop(struct store *st);
+/* Checkpoints run and pages copied so far; T0_ENOTFOUND when not running. */
+int store_checkpointer_runs(struct store *st, unsigned long long *runs, unsigned long long *pages);
+
+/*
  * Seen events: returns T0_OK and *first = 1 when key was not seen (and records
  * it to expire at now + ttl), *first = 0 when it was seen and has not expired.
  */
