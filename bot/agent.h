@@ -40,9 +40,10 @@ struct agent_proposal {
 };
 
 /*
- * The actions module's entry point for propose_action: check policy, create
- * a pending approval and fill card with what people see (summary, approval
- * buttons). Returns T0_OK when the proposal waits for approval, T0_EDENIED
+ * The actions module's entry point for propose_action: check policy, record
+ * the request as proposed on the asking person's behalf and fill card with
+ * what people see (summary, a "Request it" button for that person). Returns
+ * T0_OK when the proposal is recorded, T0_EDENIED
  * when policy refuses it (why says why, in words for people), anything else
  * on failure (why says what). It must never execute anything itself.
  */
