@@ -7,7 +7,7 @@ pkgs=(
   build-essential cmake pkg-config
   libwebsockets-dev libuv1-dev libcurl4-openssl-dev libjansson-dev
   libsqlite3-dev libpcre2-dev libyaml-dev libssl-dev libcmocka-dev
-  sqlite3 clang curl valgrind zip
+  sqlite3 clang curl valgrind zip unzip openssl
 )
 
 missing=()

@@ -18,7 +18,7 @@ grep -q 'no teams section' "$tmp/err" || fail "unclear error: $(cat "$tmp/err")"
 "$bin" teams-package --config "$tmp/t.yaml" --out "$tmp/x" --website http://insecure 2>/dev/null; [ $? -eq 2 ] || fail "http website accepted"
 
 if ! command -v zip >/dev/null || ! command -v unzip >/dev/null; then
-	echo "SKIP: zip/unzip not installed (scripts/install-deps.sh)"; exit 0
+	echo "FAIL: zip/unzip not installed: run scripts/install-deps.sh" >&2; exit 1
 fi
 TIER0_BIN=$bin scripts/teams-package.sh "$tmp/t.yaml" "$tmp/app.zip" --website https://ops.example.com >/dev/null \
 	|| fail "script failed"
